@@ -1,0 +1,114 @@
+/*
+ * store_i.h - private declarations shared by the store's modules.
+ *
+ * Nothing here is API: fs/, ctl/ and tools use store.h only.  Unit tests
+ * may include this header to reach inside.
+ */
+#ifndef ENGRAM_STORE_I_H
+#define ENGRAM_STORE_I_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <rocksdb/c.h>
+
+#include "store.h"
+
+/* Column families; the key layout of each is drawn in db.c. */
+enum db_cf {
+	CF_DEFAULT,	/* meta: counters, schema, last applied config */
+	CF_INODES,	/* ino -> inode record */
+	CF_DIRENTS,	/* parent ino + name -> child ino */
+	CF_CONTENT,	/* ino -> content bytes */
+	CF_POSTINGS,	/* term \0 ino -> tf, doc length, when, confidence */
+	CF_TERMS,	/* term -> document frequency (merge: int64 add) */
+	CF_XATTRS,	/* ino + name -> value */
+	CF_FLAGS,	/* flag name -> canonical value text */
+	CF_HISTORY,	/* seq -> history line */
+	CF_RSTAT,	/* ino -> recall count, last recall (merge) */
+	CF__COUNT
+};
+
+struct store_metrics;	/* metrics.c */
+
+struct store {
+	char *dir;
+	bool read_only;
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_options_t *cf_opts[CF__COUNT];
+	rocksdb_column_family_handle_t *cf[CF__COUNT];
+	rocksdb_cache_t *cache;
+	rocksdb_block_based_table_options_t *table;
+	rocksdb_mergeoperator_t *merge_add;
+	rocksdb_mergeoperator_t *merge_rstat;
+	rocksdb_writeoptions_t *wo;		/* WAL, no fsync */
+	rocksdb_writeoptions_t *wo_sync;	/* WAL + fsync */
+	rocksdb_readoptions_t *ro;
+
+	/*
+	 * The writer lock serialises every batch that reads before it writes
+	 * (counters, document frequencies, the inode counter, flag history
+	 * sequence).  Readers never take it.
+	 */
+	pthread_mutex_t write_lock;
+	uint64_t next_ino;		/* guarded by write_lock */
+	uint64_t history_seq;		/* guarded by write_lock */
+
+	/* Counters mirrored from CF_DEFAULT, written under write_lock,
+	 * read lock-free. */
+	_Atomic uint64_t n_episodes, n_folders, n_indexed, n_bytes;
+	_Atomic uint64_t total_len;	/* sum of indexed document lengths */
+
+	/* Current flag values, as the bits of a double (lock-free reads). */
+	_Atomic uint64_t flag_bits[FLAG__COUNT];
+
+	struct timespec opened;
+	struct store_metrics *metrics;
+};
+
+/* db.c */
+int db_get(struct store *st, enum db_cf cf, const void *key, size_t klen,
+	   char **val, size_t *vlen);
+int db_write(struct store *st, rocksdb_writebatch_t *b, bool sync);
+void db_put_u64(rocksdb_writebatch_t *b, struct store *st, enum db_cf cf,
+		const char *key, uint64_t v);
+void be64_put(unsigned char *p, uint64_t v);
+uint64_t be64_get(const unsigned char *p);
+int64_t now_ns(void);
+/* Fault injection (tests): fail the N-th database write from now with
+ * ERR, 0 = off. */
+void db_fault_write(struct store *st, long nth, int err);
+
+/* err.c: the one place RocksDB errors become errno.  Frees *errptr. */
+int err_from_rocksdb(char **errptr, const char *what);
+
+/* flag.c: load persisted values at open (defaults where absent). */
+int flag_load(struct store *st);
+
+/* text.c */
+struct text_term {
+	char *term;		/* NUL-terminated, normalised and stemmed */
+	uint32_t tf;		/* occurrences in the text */
+};
+struct text_terms {
+	struct text_term *v;	/* unique terms, sorted by strcmp */
+	size_t n;
+	uint32_t length;	/* tokens kept (after stop words) */
+};
+/* Case-fold, normalise (NFKC, accents stripped), tokenise on letters and
+ * digits, drop stop words, stem (English Snowball).  Invalid UTF-8 bytes
+ * count as separators.  Tokens over 64 bytes are dropped. */
+int text_analyze(const char *buf, size_t len, struct text_terms *out);
+void text_terms_release(struct text_terms *t);
+/* The first NCHARS characters of BUF with runs of white space and control
+ * characters folded to one space, invalid UTF-8 dropped, malloc'd. */
+int text_snippet(const char *buf, size_t len, size_t nchars, char **out);
+
+/* metrics.c */
+int metrics_init(struct store *st);
+void metrics_free(struct store *st);
+void metrics_recall(struct store *st, enum store_cohort cohort,
+		    enum store_mode mode, double seconds, bool failed);
+void metrics_flag_change(struct store *st);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * harness.h - what every unit test binary shares: cmocka, and a fresh
+ * store in a private mkdtemp() directory that is removed afterwards.
+ *
+ * Usage in a test:
+ *     static void test_x(void **state) { struct store *st = *state; ... }
+ *     cmocka_unit_test_setup_teardown(test_x, harness_open, harness_close)
+ */
+#ifndef ENGRAM_HARNESS_H
+#define ENGRAM_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "store.h"
+
+struct harness {
+	struct store *st;
+	char dir[64];
+};
+
+static inline void harness_rm_rf(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "harness: cannot remove '%s'\n", dir);
+}
+
+/* Make a temp dir; the store goes in DIR/db. */
+static inline int harness_mkdir(char dir[64])
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, 64, "%s/engram-unit-XXXXXX", tmp ? tmp : "/tmp");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static inline void harness_quiet(int level, const char *msg)
+{
+	if (getenv("HARNESS_VERBOSE"))
+		fprintf(stderr, "log<%d>: %s\n", level, msg);
+}
+
+static inline int harness_open(void **state)
+{
+	static struct harness h;
+	char path[96];
+
+	store_log_set(harness_quiet, STORE_LOG_DEBUG);
+	if (harness_mkdir(h.dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/db", h.dir);
+	if (store_open(path, NULL, &h.st))
+		return -1;
+	*state = h.st;
+	return 0;
+}
+
+/* Close and reopen the same store (persistence tests). */
+static inline struct store *harness_reopen(struct store *st)
+{
+	char path[256];
+	struct store *out = NULL;
+
+	snprintf(path, sizeof(path), "%s", store_dir(st));
+	store_close(st);
+	assert_int_equal(store_open(path, NULL, &out), 0);
+	return out;
+}
+
+static inline int harness_close(void **state)
+{
+	struct store *st = *state;
+	char dir[256], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", store_dir(st));
+	store_close(st);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	harness_rm_rf(dir);
+	return 0;
+}
+
+#endif
