@@ -29,6 +29,7 @@ enum db_cf {
 };
 
 struct store_metrics;	/* metrics.c */
+struct text_terms;	/* text.c */
 
 struct store {
 	char *dir;
@@ -81,6 +82,55 @@ void db_fault_write(struct store *st, long nth, int err);
 
 /* err.c: the one place RocksDB errors become errno.  Frees *errptr. */
 int err_from_rocksdb(char **errptr, const char *what);
+
+/* inode.c: the inode record and the tree's read side. */
+struct inode_rec {
+	struct store_attr a;
+	uint32_t dl;		/* indexed document length (tokens) */
+	bool indexed;		/* has postings (name does not start with '.') */
+	char *name;		/* own name in the parent folder (malloc'd) */
+};
+int inode_init_root(struct store *st);
+int inode_get(struct store *st, uint64_t ino, struct inode_rec *r);
+void inode_put(rocksdb_writebatch_t *b, struct store *st,
+	       const struct inode_rec *r);
+void inode_rec_release(struct inode_rec *r);
+int dirent_get(struct store *st, uint64_t parent, const char *name,
+	       uint64_t *ino);
+void dirent_key(unsigned char *key, uint64_t parent, const char *name,
+		size_t nlen);
+bool name_is_hidden(const char *name);
+int name_check(const char *name);
+
+/* index.c: postings and document frequencies of one episode. */
+/* Stage the change of R's postings from terms OLD to NEU (either may be
+ * NULL): postings of terms only in OLD go, every term of NEU is written
+ * with R's current length, time and confidence, and document frequencies
+ * move by merge.  R->dl must already hold NEU's length. */
+void index_update(rocksdb_writebatch_t *b, struct store *st,
+		  const struct inode_rec *r, const struct text_terms *old,
+		  const struct text_terms *neu);
+/* Posting values: decode into tf, dl, when (s), confidence. */
+struct posting {
+	uint32_t tf, dl;
+	int64_t when;
+	double conf;
+};
+int posting_decode(const unsigned char *p, size_t n, struct posting *out);
+/* Analyse the stored content of R (empty terms if none). */
+int index_terms_of(struct store *st, const struct inode_rec *r,
+		   struct text_terms *t);
+/* Remove an episode entirely (content, record, postings, xattrs) into B;
+ * updates the counters passed in D. */
+struct count_delta {
+	int64_t episodes, folders, indexed, bytes, total_len;
+};
+int tree_drop_file(rocksdb_writebatch_t *b, struct store *st,
+		   const struct inode_rec *r, struct count_delta *d);
+bool tree_dir_is_empty(struct store *st, uint64_t dir);
+void counts_stage(rocksdb_writebatch_t *b, struct store *st,
+		  const struct count_delta *d);
+void counts_publish(struct store *st, const struct count_delta *d);
 
 /* flag.c: load persisted values at open (defaults where absent). */
 int flag_load(struct store *st);

@@ -27,7 +27,7 @@ struct harness {
 
 static inline void harness_rm_rf(const char *dir)
 {
-	char cmd[128];
+	char cmd[320];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

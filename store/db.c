@@ -1,0 +1,470 @@
+/*
+ * db.c - opening the store, and the narrow seam through which every other
+ * module reaches RocksDB (db_get, db_write, iterators on st->cf[]).
+ *
+ * Key layout (all integers big-endian in keys so they sort numerically;
+ * inode numbers are 8 bytes):
+ *
+ *   CF          key                          value
+ *   default     "meta/next_ino"              u64   next inode number
+ *               "meta/episodes" ...          u64   counters (episodes,
+ *               "meta/folders", "meta/indexed", "meta/bytes",
+ *               "meta/total_len")                  mirrored in struct store
+ *               "meta/schema"                "1"
+ *               "cfg/<flag>"                 text  value last applied from
+ *                                                  a config file
+ *   inodes      ino                          inode record (inode.c)
+ *   dirents     parent ino | name            child ino (8) | mode (4)
+ *   content     ino                          content bytes (absent = empty)
+ *   postings    term | 0x00 | ino            varint tf, varint doc length,
+ *                                            varint zigzag when (s), u8 conf
+ *   terms       term                         int64 document frequency,
+ *                                            maintained by merge (add)
+ *   xattrs      ino | name                   value
+ *   flags       flag name                    canonical value text
+ *   history     seq (u64)                    one history line
+ *   rstat       ino                          u64 recall count, i64 last
+ *                                            recall ns (merge: add, max)
+ *
+ * Invariants:
+ *  1. Every change of an episode (content, record, postings, document
+ *     frequencies, counters, the inode counter) is one write batch.
+ *  2. meta/next_ino is greater than every inode number ever handed out,
+ *     because it is written in the batch that hands a number out.
+ *  3. A posting exists for (t, ino) iff episode ino is indexed (its name
+ *     does not start with '.') and its content has term t; terms[t] is
+ *     the number of such postings.
+ *
+ * Writes that read first (counters, frequencies) hold st->write_lock;
+ * readers use the RocksDB snapshot semantics of single gets and
+ * iterators and never lock.  Write options: WAL always on; STORE_SYNC
+ * and flag writes also fsync the WAL.  A kill -9 loses nothing written
+ * (the WAL is in the page cache); only a power loss can drop writes that
+ * were not fsync'd, which is what fsync(2) promises anyway.
+ *
+ * Rejected: one column family with key prefixes (the bloom filters and
+ * compression settings differ per kind of data); an in-memory term
+ * dictionary (mount time would grow with the vocabulary).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_i.h"
+
+static const char *const db_cf_names[CF__COUNT] = {
+	[CF_DEFAULT] = "default",   [CF_INODES] = "inodes",
+	[CF_DIRENTS] = "dirents",   [CF_CONTENT] = "content",
+	[CF_POSTINGS] = "postings", [CF_TERMS] = "terms",
+	[CF_XATTRS] = "xattrs",     [CF_FLAGS] = "flags",
+	[CF_HISTORY] = "history",   [CF_RSTAT] = "rstat",
+};
+
+/* Fault injection: fail the N-th write with an errno (tests only). */
+static _Atomic long db_fault_countdown;
+static _Atomic int db_fault_err;
+
+void be64_put(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+uint64_t be64_get(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void db_fault_write(struct store *st, long nth, int err)
+{
+	(void)st;
+	db_fault_err = err;
+	db_fault_countdown = nth;
+}
+
+static bool db_fault_hit(void)
+{
+	long n = db_fault_countdown;
+
+	while (n > 0) {
+		if (atomic_compare_exchange_weak(&db_fault_countdown, &n,
+						 n - 1))
+			return n == 1;
+	}
+	return false;
+}
+
+int db_get(struct store *st, enum db_cf cf, const void *key, size_t klen,
+	   char **val, size_t *vlen)
+{
+	char *err = NULL, *v;
+	size_t n = 0;
+
+	v = rocksdb_get_cf(st->db, st->ro, st->cf[cf], key, klen, &n, &err);
+	if (err)
+		return err_from_rocksdb(&err, "read");
+	if (!v)
+		return -ENOENT;
+	*val = v;
+	*vlen = n;
+	return 0;
+}
+
+int db_write(struct store *st, rocksdb_writebatch_t *b, bool sync)
+{
+	char *err = NULL;
+
+	if (st->read_only)
+		return -EROFS;
+	if (db_fault_hit()) {
+		store_log(STORE_LOG_WARNING, "write: injected fault (%s)",
+			  strerror(db_fault_err));
+		return -db_fault_err;
+	}
+	rocksdb_write(st->db, sync ? st->wo_sync : st->wo, b, &err);
+	return err_from_rocksdb(&err, "write");
+}
+
+void db_put_u64(rocksdb_writebatch_t *b, struct store *st, enum db_cf cf,
+		const char *key, uint64_t v)
+{
+	unsigned char buf[8];
+
+	be64_put(buf, v);
+	rocksdb_writebatch_put_cf(b, st->cf[cf], key, strlen(key),
+				  (const char *)buf, 8);
+}
+
+static uint64_t db_get_u64(struct store *st, const char *key, uint64_t def)
+{
+	char *v;
+	size_t n;
+	uint64_t out = def;
+
+	if (db_get(st, CF_DEFAULT, key, strlen(key), &v, &n) == 0) {
+		if (n == 8)
+			out = be64_get((const unsigned char *)v);
+		free(v);
+	}
+	return out;
+}
+
+/* ---- merge operators ------------------------------------------------ */
+
+static int64_t db_i64(const char *p, size_t n)
+{
+	int64_t v = 0;
+
+	if (n == 8)
+		memcpy(&v, p, 8);
+	return v;
+}
+
+static char *db_i64_value(int64_t v, size_t *len)
+{
+	char *out = malloc(8);
+
+	if (out)
+		memcpy(out, &v, 8);
+	*len = 8;
+	return out;
+}
+
+/* terms: value and operands are native int64 deltas; merge = sum. */
+static char *db_add_full(void *s, const char *k, size_t kl, const char *ev,
+			 size_t evl, const char *const *ops,
+			 const size_t *opl, int n, unsigned char *ok,
+			 size_t *len)
+{
+	int64_t sum = ev ? db_i64(ev, evl) : 0;
+
+	for (int i = 0; i < n; i++)
+		sum += db_i64(ops[i], opl[i]);
+	*ok = 1;
+	return db_i64_value(sum, len);
+}
+
+static char *db_add_partial(void *s, const char *k, size_t kl,
+			    const char *const *ops, const size_t *opl, int n,
+			    unsigned char *ok, size_t *len)
+{
+	return db_add_full(s, k, kl, NULL, 0, ops, opl, n, ok, len);
+}
+
+/* rstat: 16 bytes, u64 count (added) and i64 last recall (max). */
+static void db_rstat_fold(char *acc, const char *v, size_t n)
+{
+	uint64_t c, dc;
+	int64_t l, dl;
+
+	if (n != 16)
+		return;
+	memcpy(&c, acc, 8);
+	memcpy(&l, acc + 8, 8);
+	memcpy(&dc, v, 8);
+	memcpy(&dl, v + 8, 8);
+	c += dc;
+	if (dl > l)
+		l = dl;
+	memcpy(acc, &c, 8);
+	memcpy(acc + 8, &l, 8);
+}
+
+static char *db_rstat_full(void *s, const char *k, size_t kl, const char *ev,
+			   size_t evl, const char *const *ops,
+			   const size_t *opl, int n, unsigned char *ok,
+			   size_t *len)
+{
+	char *acc = calloc(1, 16);
+
+	if (!acc) {
+		*ok = 0;
+		return NULL;
+	}
+	if (ev)
+		db_rstat_fold(acc, ev, evl);
+	for (int i = 0; i < n; i++)
+		db_rstat_fold(acc, ops[i], opl[i]);
+	*ok = 1;
+	*len = 16;
+	return acc;
+}
+
+static char *db_rstat_partial(void *s, const char *k, size_t kl,
+			      const char *const *ops, const size_t *opl,
+			      int n, unsigned char *ok, size_t *len)
+{
+	return db_rstat_full(s, k, kl, NULL, 0, ops, opl, n, ok, len);
+}
+
+static void db_merge_free(void *s, const char *v, size_t n)
+{
+	free((void *)v);
+}
+
+static const char *db_add_name(void *s)
+{
+	return "engram.add64";
+}
+
+static const char *db_rstat_name(void *s)
+{
+	return "engram.rstat";
+}
+
+static void db_nop(void *s)
+{
+}
+
+/* ---- options --------------------------------------------------------- */
+
+static void db_options_init(struct store *st, const struct store_options *o)
+{
+	size_t cache = o && o->cache_bytes ? o->cache_bytes : 64u << 20;
+
+	st->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(st->opts, 1);
+	rocksdb_options_set_create_missing_column_families(st->opts, 1);
+	/* Two cores: one flush and one compaction thread. */
+	rocksdb_options_increase_parallelism(st->opts, 2);
+	rocksdb_options_set_info_log_level(st->opts, 2 /* WARN */);
+	rocksdb_options_set_keep_log_file_num(st->opts, 3);
+	rocksdb_options_set_max_log_file_size(st->opts, 4 << 20);
+
+	st->cache = rocksdb_cache_create_lru(cache);
+	st->table = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(st->table, st->cache);
+	/* Bloom filters make point gets of absent keys (negative lookups,
+	 * new terms) cheap. */
+	rocksdb_block_based_options_set_filter_policy(
+		st->table, rocksdb_filterpolicy_create_bloom_full(10));
+	st->merge_add = rocksdb_mergeoperator_create(
+		NULL, db_nop, db_add_full, db_add_partial, db_merge_free,
+		db_add_name);
+	st->merge_rstat = rocksdb_mergeoperator_create(
+		NULL, db_nop, db_rstat_full, db_rstat_partial, db_merge_free,
+		db_rstat_name);
+
+	for (int i = 0; i < CF__COUNT; i++) {
+		rocksdb_options_t *co = rocksdb_options_create_copy(st->opts);
+
+		rocksdb_options_set_block_based_table_factory(co, st->table);
+		/* LZ4: cheap enough for the write path, halves text on disk. */
+		rocksdb_options_set_compression(co, rocksdb_lz4_compression);
+		if (i == CF_TERMS)
+			rocksdb_options_set_merge_operator(co, st->merge_add);
+		if (i == CF_RSTAT)
+			rocksdb_options_set_merge_operator(co, st->merge_rstat);
+		st->cf_opts[i] = co;
+	}
+	st->wo = rocksdb_writeoptions_create();
+	st->wo_sync = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(st->wo_sync, 1);
+	st->ro = rocksdb_readoptions_create();
+}
+
+static int db_open_rocks(struct store *st)
+{
+	const char *names[CF__COUNT];
+	char *err = NULL;
+
+	for (int i = 0; i < CF__COUNT; i++)
+		names[i] = db_cf_names[i];
+	if (st->read_only)
+		st->db = rocksdb_open_for_read_only_column_families(
+			st->opts, st->dir, CF__COUNT, names,
+			(const rocksdb_options_t *const *)st->cf_opts, st->cf,
+			0, &err);
+	else
+		st->db = rocksdb_open_column_families(
+			st->opts, st->dir, CF__COUNT, names,
+			(const rocksdb_options_t *const *)st->cf_opts, st->cf,
+			&err);
+	if (err) {
+		int rc = err_from_rocksdb(&err, "open");
+
+		store_log(STORE_LOG_ERR, "cannot open store '%s': %s", st->dir,
+			  rc == -EBUSY ? "in use by another process"
+				       : strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void db_load_counters(struct store *st)
+{
+	st->next_ino = db_get_u64(st, "meta/next_ino", STORE_FIRST_INO);
+	st->n_episodes = db_get_u64(st, "meta/episodes", 0);
+	st->n_folders = db_get_u64(st, "meta/folders", 0);
+	st->n_indexed = db_get_u64(st, "meta/indexed", 0);
+	st->n_bytes = db_get_u64(st, "meta/bytes", 0);
+	st->total_len = db_get_u64(st, "meta/total_len", 0);
+}
+
+static void db_release(struct store *st)
+{
+	if (st->db) {
+		for (int i = 0; i < CF__COUNT; i++)
+			if (st->cf[i])
+				rocksdb_column_family_handle_destroy(st->cf[i]);
+		rocksdb_close(st->db);
+	}
+	for (int i = 0; i < CF__COUNT; i++)
+		if (st->cf_opts[i])
+			rocksdb_options_destroy(st->cf_opts[i]);
+	if (st->opts)
+		rocksdb_options_destroy(st->opts);
+	if (st->table)
+		rocksdb_block_based_options_destroy(st->table);
+	if (st->cache)
+		rocksdb_cache_destroy(st->cache);
+	/* The merge operators belong to the column family options now
+	 * (rocksdb_options_set_merge_operator takes ownership). */
+	if (st->wo)
+		rocksdb_writeoptions_destroy(st->wo);
+	if (st->wo_sync)
+		rocksdb_writeoptions_destroy(st->wo_sync);
+	if (st->ro)
+		rocksdb_readoptions_destroy(st->ro);
+	metrics_free(st);
+	pthread_mutex_destroy(&st->write_lock);
+	free(st->dir);
+	free(st);
+}
+
+int store_open(const char *dir, const struct store_options *opt,
+	       struct store **out)
+{
+	struct store *st;
+	int rc;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_init(&st->write_lock, NULL);
+	st->dir = strdup(dir);
+	st->read_only = opt && opt->read_only;
+	clock_gettime(CLOCK_REALTIME, &st->opened);
+	if (!st->dir) {
+		rc = -ENOMEM;
+		goto out_release;
+	}
+	if (!st->read_only && mkdir(dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		store_log(STORE_LOG_ERR, "cannot create '%s': %s", dir,
+			  strerror(errno));
+		goto out_release;
+	}
+	db_options_init(st, opt);
+	rc = db_open_rocks(st);
+	if (rc)
+		goto out_release;
+	db_load_counters(st);
+	rc = metrics_init(st);
+	if (!rc)
+		rc = inode_init_root(st);
+	if (!rc)
+		rc = flag_load(st);
+	if (rc)
+		goto out_release;
+	*out = st;
+	return 0;
+
+out_release:
+	db_release(st);
+	return rc;
+}
+
+void store_close(struct store *st)
+{
+	char *err = NULL;
+
+	if (!st)
+		return;
+	if (!st->read_only) {
+		rocksdb_flush_wal(st->db, 1, &err);
+		err_from_rocksdb(&err, "close");
+	}
+	db_release(st);
+}
+
+const char *store_dir(const struct store *st)
+{
+	return st->dir;
+}
+
+int store_sync(struct store *st)
+{
+	char *err = NULL;
+
+	if (db_fault_hit())
+		return -db_fault_err;
+	rocksdb_flush_wal(st->db, 1, &err);
+	return err_from_rocksdb(&err, "sync");
+}
+
+void store_counts(struct store *st, struct store_counts *out)
+{
+	out->episodes = st->n_episodes;
+	out->folders = st->n_folders;
+	out->indexed = st->n_indexed;
+	out->bytes = st->n_bytes;
+	pthread_mutex_lock(&st->write_lock);
+	out->next_ino = st->next_ino;
+	pthread_mutex_unlock(&st->write_lock);
+}

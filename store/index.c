@@ -1,0 +1,165 @@
+/*
+ * index.c - the inverted index: postings and document frequencies.
+ *
+ * A posting (CF_POSTINGS) is keyed term | 0x00 | ino, so all postings of
+ * a term are one contiguous range and an episode's postings are found by
+ * its terms (we re-analyse its content rather than keep a forward index:
+ * analysis costs microseconds, a forward index would double the index).
+ * The value carries what ranking needs without touching the inode record:
+ *
+ *   varint tf | varint doc length | varint zigzag(when, seconds) | u8 conf
+ *
+ * so when the time or confidence of an episode changes, its postings are
+ * rewritten (touch -d and setxattr are rare; recall is not).
+ *
+ * Document frequency (CF_TERMS) is an int64 maintained with the add merge
+ * operator, so a commit never reads before it writes it.  Terms never
+ * contain a 0x00 byte (they are letters and digits), which keeps the
+ * prefix unambiguous.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_i.h"
+
+#define INDEX_TERM_MAX 64	/* text.c drops longer tokens */
+
+static size_t index_varint(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+static int index_read_varint(const unsigned char **p, const unsigned char *end,
+			     uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		unsigned char c = *(*p)++;
+
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EIO;
+}
+
+static size_t index_value(unsigned char *p, uint32_t tf,
+			  const struct inode_rec *r)
+{
+	int64_t when = r->a.mtime.tv_sec;
+	uint64_t zz = ((uint64_t)when << 1) ^ (uint64_t)(when >> 63);
+	double c = r->a.confidence;
+	size_t n = 0;
+
+	n += index_varint(p + n, tf);
+	n += index_varint(p + n, r->dl);
+	n += index_varint(p + n, zz);
+	p[n++] = (unsigned char)lround((c < 0 ? 0 : c > 1 ? 1 : c) * 255.0);
+	return n;
+}
+
+int posting_decode(const unsigned char *p, size_t n, struct posting *out)
+{
+	const unsigned char *end = p + n;
+	uint64_t tf, dl, zz;
+
+	if (index_read_varint(&p, end, &tf) ||
+	    index_read_varint(&p, end, &dl) ||
+	    index_read_varint(&p, end, &zz) || p >= end)
+		return -EIO;
+	out->tf = (uint32_t)tf;
+	out->dl = (uint32_t)dl;
+	out->when = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+	out->conf = *p / 255.0;
+	return 0;
+}
+
+static size_t index_key(unsigned char *key, const char *term, uint64_t ino)
+{
+	size_t n = strlen(term);
+
+	memcpy(key, term, n);
+	key[n] = '\0';
+	be64_put(key + n + 1, ino);
+	return n + 9;
+}
+
+static void index_df(rocksdb_writebatch_t *b, struct store *st,
+		     const char *term, int64_t delta)
+{
+	rocksdb_writebatch_merge_cf(b, st->cf[CF_TERMS], term, strlen(term),
+				    (const char *)&delta, 8);
+}
+
+static void index_put(rocksdb_writebatch_t *b, struct store *st,
+		      const struct inode_rec *r, const struct text_term *t)
+{
+	unsigned char key[INDEX_TERM_MAX + 16], val[32];
+	size_t klen = index_key(key, t->term, r->a.ino);
+
+	rocksdb_writebatch_put_cf(b, st->cf[CF_POSTINGS], (const char *)key,
+				  klen, (const char *)val,
+				  index_value(val, t->tf, r));
+}
+
+static void index_drop(rocksdb_writebatch_t *b, struct store *st,
+		       const struct inode_rec *r, const struct text_term *t)
+{
+	unsigned char key[INDEX_TERM_MAX + 16];
+	size_t klen = index_key(key, t->term, r->a.ino);
+
+	rocksdb_writebatch_delete_cf(b, st->cf[CF_POSTINGS],
+				     (const char *)key, klen);
+	index_df(b, st, t->term, -1);
+}
+
+/* Walk both sorted term lists once, like a merge join. */
+void index_update(rocksdb_writebatch_t *b, struct store *st,
+		  const struct inode_rec *r, const struct text_terms *old,
+		  const struct text_terms *neu)
+{
+	size_t i = 0, j = 0, no = old ? old->n : 0, nn = neu ? neu->n : 0;
+
+	while (i < no || j < nn) {
+		int cmp = i == no ? 1 : j == nn ? -1
+				   : strcmp(old->v[i].term, neu->v[j].term);
+
+		if (cmp < 0) {
+			index_drop(b, st, r, &old->v[i++]);
+			continue;
+		}
+		if (cmp > 0)
+			index_df(b, st, neu->v[j].term, 1);
+		else
+			i++;
+		index_put(b, st, r, &neu->v[j++]);
+	}
+}
+
+int index_terms_of(struct store *st, const struct inode_rec *r,
+		   struct text_terms *t)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	rc = store_content_read(st, r->a.ino, &buf, &len);
+	if (rc)
+		return rc;
+	rc = text_analyze(buf, len, t);
+	free(buf);
+	return rc;
+}

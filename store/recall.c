@@ -1,0 +1,584 @@
+/*
+ * recall.c - the life cycle of one recall.
+ *
+ *   1. mode: auto resolves to blended for the treatment cohort when the
+ *      blended_recall flag is on, else episodic.  Cohort = xxh64(key,
+ *      seed) / 2^64 < cohort_sampling_rate, with the key the caller's uid
+ *      in decimal or user=.  xxh64 is fixed and documented, so a key keeps
+ *      its cohort across restarts and machines, and raising the rate only
+ *      moves keys from control to treatment.
+ *   2. episodic pathway: the cue is analysed like an episode; each term's
+ *      postings are scanned once and scored with BM25 (k1, b are flags;
+ *      idf = ln(1 + (N - df + .5) / (df + .5)), always positive).  The
+ *      raw score is divided by the cue's ideal score sum(idf * (k1 + 1)),
+ *      which gives a similarity in 0..1 that is comparable across cues.
+ *   3. shaping: similarity x decay(age) x confidence, where age is the
+ *      time since the episode's mtime ("when"), shortened by rehearsal:
+ *      age / (1 + rehearsal_weight x recall count).  Filters since/until/
+ *      min_confidence apply to the posting values, before any record is
+ *      read.
+ *   4. selection: the best M = 4 x limit + 32 candidates are re-ranked
+ *      with their recall history, then walked in order: records are read,
+ *      results the caller may not read, outside under=, or with a content
+ *      hash already returned are skipped, until limit results are found
+ *      (if M runs out, the walk goes on over all candidates).
+ *   5. bookkeeping: each returned episode's recall count and last recall
+ *      time are bumped with a merge (no read), metrics are counted.
+ *
+ * NEEDSWORK: the semantic pathway (concepts, spreading activation,
+ * blending, pattern completion) comes with consolidation (issue 3).
+ * Until then semantic mode returns nothing and blended mode answers from
+ * the episodic pathway alone, as DESIGN prescribes when the semantic side
+ * has no answer.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include "store_i.h"
+
+struct cand {
+	uint64_t ino;
+	double bm25;		/* raw BM25 sum */
+	double sim;		/* normalised 0..1 */
+	double final;		/* what results are ranked by */
+	int64_t when;
+	double conf;
+};
+
+struct cand_table {
+	struct cand *v;		/* open addressing, ino 0 = empty */
+	size_t cap, n;
+};
+
+struct recall_params {
+	double k1, b, avgdl, n_docs;
+	double min_conf;
+	int64_t since, until, now;
+	int decay_fn;
+	double exponent, half_life, rehearsal;
+};
+
+/* ---- cohorts -------------------------------------------------------- */
+
+enum store_cohort store_cohort_of(struct store *st, const char *key,
+				  size_t len)
+{
+	uint64_t seed = (uint64_t)store_flag_get(st, FLAG_BR_COHORT_SEED);
+	double rate = store_flag_get(st, FLAG_BR_COHORT_SAMPLING_RATE);
+	double u = (double)XXH64(key, len, seed) / 18446744073709551616.0;
+
+	return u < rate ? STORE_COHORT_TREATMENT : STORE_COHORT_CONTROL;
+}
+
+static enum store_cohort recall_cohort(struct store *st,
+				       const struct store_query *q,
+				       const struct store_caller *c)
+{
+	char uid[16];
+
+	if (q->user)
+		return store_cohort_of(st, q->user, strlen(q->user));
+	snprintf(uid, sizeof(uid), "%u", c ? c->uid : 0);
+	return store_cohort_of(st, uid, strlen(uid));
+}
+
+static enum store_mode recall_mode(struct store *st, enum store_mode m,
+				   enum store_cohort cohort)
+{
+	if (m != STORE_MODE_AUTO)
+		return m;
+	if (store_flag_get(st, FLAG_BLENDED_RECALL) != 0 &&
+	    cohort == STORE_COHORT_TREATMENT)
+		return STORE_MODE_BLENDED;
+	return STORE_MODE_EPISODIC;
+}
+
+/* ---- candidate table -------------------------------------------------- */
+
+static int cand_init(struct cand_table *t, uint64_t expect)
+{
+	size_t cap = 64;
+
+	while (cap < expect * 2 && cap < (1u << 26))
+		cap <<= 1;
+	t->v = calloc(cap, sizeof(*t->v));
+	t->cap = cap;
+	t->n = 0;
+	return t->v ? 0 : -ENOMEM;
+}
+
+static struct cand *cand_slot(struct cand_table *t, uint64_t ino)
+{
+	size_t mask = t->cap - 1, i = (size_t)XXH64(&ino, 8, 0) & mask;
+
+	while (t->v[i].ino && t->v[i].ino != ino)
+		i = (i + 1) & mask;
+	if (!t->v[i].ino) {
+		if (t->n + 1 > t->cap / 2 + t->cap / 4)
+			return NULL;	/* full: caller sized it from df */
+		t->v[i].ino = ino;
+		t->n++;
+	}
+	return &t->v[i];
+}
+
+/* ---- episodic pathway ------------------------------------------------ */
+
+static int64_t recall_df(struct store *st, const char *term)
+{
+	char *v;
+	size_t n;
+	int64_t df = 0;
+
+	if (db_get(st, CF_TERMS, term, strlen(term), &v, &n) == 0) {
+		if (n == 8)
+			memcpy(&df, v, 8);
+		free(v);
+	}
+	return df;
+}
+
+static bool recall_keep(const struct recall_params *p,
+			const struct posting *po)
+{
+	return po->when >= p->since && po->when <= p->until &&
+	       po->conf + 1e-9 >= p->min_conf;
+}
+
+static int recall_scan_term(struct store *st, const char *term, double idf,
+			    const struct recall_params *p,
+			    struct cand_table *t)
+{
+	size_t tl = strlen(term), klen, vlen;
+	char lo[80], hi[80];
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	int rc = 0;
+
+	memcpy(lo, term, tl);
+	lo[tl] = '\0';
+	memcpy(hi, term, tl);
+	hi[tl] = '\1';
+	rocksdb_readoptions_set_iterate_upper_bound(ro, hi, tl + 1);
+	it = rocksdb_create_iterator_cf(st->db, ro, st->cf[CF_POSTINGS]);
+	for (rocksdb_iter_seek(it, lo, tl + 1); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		struct posting po;
+		struct cand *c;
+		double norm;
+
+		if (klen != tl + 9 ||
+		    posting_decode((const unsigned char *)v, vlen, &po))
+			continue;
+		if (!recall_keep(p, &po))
+			continue;
+		c = cand_slot(t, be64_get((const unsigned char *)k + tl + 1));
+		if (!c) {
+			rc = -ENOMEM;
+			break;
+		}
+		norm = p->k1 * (1 - p->b + p->b * po.dl / p->avgdl);
+		c->bm25 += idf * po.tf * (p->k1 + 1) / (po.tf + norm);
+		c->when = po.when;
+		c->conf = po.conf;
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
+static double recall_decay(const struct recall_params *p, double age_days)
+{
+	double e, w;
+
+	if (age_days < 0)
+		age_days = 0;
+	switch (p->decay_fn) {
+	case 1:	/* exponential: halves every half_life days */
+		return pow(0.5, age_days / p->half_life);
+	case 2:	/* power law: (1 + t)^-a, Wickelgren-style long tail */
+		return pow(1 + age_days, -p->exponent);
+	case 3:	/* two components: fast hippocampal, slow neocortical */
+		e = pow(0.5, age_days / p->half_life);
+		w = pow(1 + age_days, -p->exponent);
+		return 0.5 * e + 0.5 * w;
+	default:
+		return 1;
+	}
+}
+
+static double recall_shape(const struct recall_params *p,
+			   const struct cand *c, uint64_t recalls)
+{
+	double age = (double)(p->now - c->when) / 86400.0;
+
+	age /= 1 + p->rehearsal * (double)recalls;
+	return c->sim * recall_decay(p, age) * c->conf;
+}
+
+static void recall_params_init(struct store *st, const struct store_query *q,
+			       struct recall_params *p)
+{
+	uint64_t n = st->n_indexed, total = st->total_len;
+
+	p->k1 = store_flag_get(st, FLAG_RECALL_BM25_K1);
+	p->b = store_flag_get(st, FLAG_RECALL_BM25_B);
+	p->n_docs = (double)n;
+	p->avgdl = n ? (double)total / (double)n : 1;
+	if (p->avgdl < 1)
+		p->avgdl = 1;
+	p->min_conf = q->min_confidence >= 0
+			      ? q->min_confidence
+			      : store_flag_get(st, FLAG_RECALL_MIN_CONFIDENCE);
+	p->since = q->since;
+	p->until = q->until;
+	p->now = now_ns() / 1000000000;
+	p->decay_fn = (int)store_flag_get(st, FLAG_RECALL_DECAY_FUNCTION);
+	p->exponent = store_flag_get(st, FLAG_RECALL_DECAY_EXPONENT);
+	p->half_life = store_flag_get(st, FLAG_RECALL_DECAY_HALF_LIFE_DAYS);
+	p->rehearsal = store_flag_get(st, FLAG_RECALL_REHEARSAL_WEIGHT);
+}
+
+/* Score every episode sharing a term with the cue into T. */
+static int recall_episodic(struct store *st, const char *cue,
+			   const struct recall_params *p,
+			   struct cand_table *t)
+{
+	struct text_terms terms;
+	int64_t df[64];
+	uint64_t expect = 0;
+	double ideal = 0;
+	size_t n;
+	int rc = text_analyze(cue, strlen(cue), &terms);
+
+	if (rc)
+		return rc;
+	n = terms.n < 64 ? terms.n : 64;	/* a cue of 64 terms is plenty */
+	for (size_t i = 0; i < n; i++)
+		expect += (uint64_t)(df[i] = recall_df(st, terms.v[i].term));
+	rc = cand_init(t, expect);
+	for (size_t i = 0; !rc && i < n; i++) {
+		double d = df[i] > 0 ? (double)df[i] : 0, idf;
+
+		idf = log(1 + (p->n_docs - d + 0.5) / (d + 0.5));
+		ideal += idf * (p->k1 + 1);
+		if (df[i] > 0)
+			rc = recall_scan_term(st, terms.v[i].term, idf, p, t);
+	}
+	for (size_t i = 0; !rc && i < t->cap; i++) {
+		struct cand *c = &t->v[i];
+
+		if (c->ino)
+			c->sim = ideal > 0 ? fmin(1, c->bm25 / ideal) : 0;
+	}
+	text_terms_release(&terms);
+	return rc;
+}
+
+/* ---- selection ------------------------------------------------------ */
+
+static int recall_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->final != y->final)
+		return x->final < y->final ? 1 : -1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;	/* stable ties */
+}
+
+/* Sift-down in a min-heap (worst of the kept best at the top). */
+static void recall_heap_down(struct cand *h, size_t m, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		struct cand tmp;
+
+		if (l < m && recall_cmp(&h[l], &h[w]) > 0)
+			w = l;
+		if (r < m && recall_cmp(&h[r], &h[w]) > 0)
+			w = r;
+		if (w == i)
+			return;
+		tmp = h[i];
+		h[i] = h[w];
+		h[w] = tmp;
+		i = w;
+	}
+}
+
+/* Move the best M of V[0..n) to the front, unordered: a bounded heap,
+ * O(n log m), instead of sorting every candidate. */
+static void recall_select(struct cand *v, size_t n, size_t m)
+{
+	if (m >= n)
+		return;
+	for (size_t i = m / 2; i-- > 0;)
+		recall_heap_down(v, m, i);
+	for (size_t i = m; i < n; i++) {
+		if (recall_cmp(&v[i], &v[0]) < 0) {
+			struct cand tmp = v[0];
+
+			v[0] = v[i];
+			v[i] = tmp;
+			recall_heap_down(v, m, 0);
+		}
+	}
+}
+
+static uint64_t recall_count_of(struct store *st, uint64_t ino)
+{
+	unsigned char key[8];
+	uint64_t count = 0;
+	char *v;
+	size_t n;
+
+	be64_put(key, ino);
+	if (db_get(st, CF_RSTAT, key, 8, &v, &n) == 0) {
+		if (n == 16)
+			memcpy(&count, v, 8);
+		free(v);
+	}
+	return count;
+}
+
+/* Compact T into a dense array ranked best first over the first M. */
+static struct cand *recall_rank(struct store *st, struct cand_table *t,
+				const struct recall_params *p, size_t m,
+				size_t *n_out)
+{
+	struct cand *v = t->v;
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].ino) {
+			v[n] = t->v[i];
+			v[n].final = recall_shape(p, &v[n], 0);
+			n++;
+		}
+	if (m > n)
+		m = n;
+	recall_select(v, n, m);
+	if (p->rehearsal > 0)
+		for (size_t i = 0; i < m; i++)
+			v[i].final = recall_shape(
+				p, &v[i], recall_count_of(st, v[i].ino));
+	qsort(v, m, sizeof(*v), recall_cmp);
+	*n_out = n;
+	return v;
+}
+
+/* ---- results ------------------------------------------------------- */
+
+/* Walk R's folders: may C search them, and is UNDER among them? */
+static bool recall_visible(struct store *st, const struct store_caller *c,
+			   const struct inode_rec *r, uint64_t under)
+{
+	uint64_t dir = r->a.parent;
+	bool inside = under == STORE_ROOT_INO;
+
+	if (c && c->uid != 0 && !store_may_read(st, c, r->a.ino))
+		return false;
+	for (int depth = 0; !inside && depth < 256; depth++) {
+		struct store_attr a;
+
+		if (dir == under)
+			inside = true;
+		else if (dir == STORE_ROOT_INO || store_getattr(st, dir, &a))
+			break;
+		else
+			dir = a.parent;
+	}
+	return inside;
+}
+
+static int recall_result(struct store *st, const struct inode_rec *r,
+			 const struct cand *c, struct store_result *out)
+{
+	size_t chars = (size_t)store_flag_get(st, FLAG_RECALL_SNIPPET_CHARS);
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->ino = r->a.ino;
+	out->score = c->final;
+	out->pathway = STORE_PATHWAY_EPISODIC;
+	out->when = r->a.mtime.tv_sec;
+	out->confidence = r->a.confidence;
+	rc = store_path(st, r->a.ino, &out->name);
+	if (!rc)
+		rc = store_content_read(st, r->a.ino, &buf, &len);
+	if (!rc)
+		rc = text_snippet(buf, len, chars, &out->snippet);
+	free(buf);
+	return rc;
+}
+
+static bool recall_seen(const struct store_results *res, const uint64_t *h,
+			uint64_t hash)
+{
+	for (size_t i = 0; i < res->n; i++)
+		if (h[i] == hash)
+			return true;
+	return false;
+}
+
+static int recall_collect(struct store *st, const struct cand *v, size_t n,
+			  size_t limit, const struct store_caller *c,
+			  uint64_t under, struct store_results *res)
+{
+	uint64_t *hashes = calloc(limit, sizeof(*hashes));
+	int rc = 0;
+
+	res->v = calloc(limit, sizeof(*res->v));
+	if (!hashes || !res->v) {
+		free(hashes);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; !rc && i < n && res->n < limit; i++) {
+		struct inode_rec r;
+
+		if (v[i].final <= 0 || inode_get(st, v[i].ino, &r))
+			continue;	/* raced with a delete */
+		if (!recall_seen(res, hashes, r.a.hash) &&
+		    recall_visible(st, c, &r, under)) {
+			rc = recall_result(st, &r, &v[i], &res->v[res->n]);
+			hashes[res->n++] = r.a.hash;
+		}
+		inode_rec_release(&r);
+	}
+	free(hashes);
+	return rc;
+}
+
+/* Bump recall count and time of every result; losing this is harmless. */
+static void recall_rehearse(struct store *st, const struct store_results *res)
+{
+	rocksdb_writebatch_t *b;
+	int64_t now = now_ns();
+	unsigned char key[8];
+	char val[16];
+	uint64_t one = 1;
+	int rc;
+
+	if (st->read_only || !res->n)
+		return;
+	memcpy(val, &one, 8);
+	memcpy(val + 8, &now, 8);
+	b = rocksdb_writebatch_create();
+	for (size_t i = 0; i < res->n; i++) {
+		be64_put(key, res->v[i].ino);
+		rocksdb_writebatch_merge_cf(b, st->cf[CF_RSTAT],
+					    (const char *)key, 8, val, 16);
+	}
+	rc = db_write(st, b, false);
+	if (rc)
+		store_log(STORE_LOG_WARNING, "recall history not updated: %s",
+			  strerror(-rc));
+	rocksdb_writebatch_destroy(b);
+}
+
+/* Folder of under= as an inode number; -ENOENT if there is none. */
+static int recall_under(struct store *st, const char *under, uint64_t *out)
+{
+	char *copy, *save = NULL, *part;
+	uint64_t ino = STORE_ROOT_INO;
+	int rc = 0;
+
+	if (!under || !*under) {
+		*out = ino;
+		return 0;
+	}
+	copy = strdup(under);
+	if (!copy)
+		return -ENOMEM;
+	for (part = strtok_r(copy, "/", &save); part && !rc;
+	     part = strtok_r(NULL, "/", &save))
+		rc = dirent_get(st, ino, part, &ino);
+	free(copy);
+	if (!rc)
+		*out = ino;
+	return rc;
+}
+
+static size_t recall_limit(struct store *st, const struct store_query *q)
+{
+	size_t max = (size_t)store_flag_get(st, FLAG_RECALL_MAX_LIMIT);
+	size_t lim = q->limit ? q->limit
+			      : (size_t)store_flag_get(st,
+						       FLAG_RECALL_DEFAULT_LIMIT);
+
+	return lim > max ? max : lim ? lim : 1;
+}
+
+static int recall_run(struct store *st, const struct store_query *q,
+		      const struct store_caller *c, size_t limit,
+		      struct store_results *res)
+{
+	struct recall_params p;
+	struct cand_table t = { 0 };
+	struct cand *v;
+	size_t n, m = 4 * limit + 32;
+	uint64_t under;
+	int rc = recall_under(st, q->under, &under);
+
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;	/* no such folder: no results */
+	if (res->mode == STORE_MODE_SEMANTIC)
+		return 0;	/* NEEDSWORK: semantic pathway (issue 3) */
+	recall_params_init(st, q, &p);
+	rc = recall_episodic(st, q->cue ? q->cue : "", &p, &t);
+	if (!rc && t.n) {
+		v = recall_rank(st, &t, &p, m, &n);
+		rc = recall_collect(st, v, m < n ? m : n, limit, c, under,
+				    res);
+		if (!rc && res->n < limit && m < n) {
+			/* M was not enough: rank and walk everything. */
+			store_results_release(res);
+			qsort(v, n, sizeof(*v), recall_cmp);
+			rc = recall_collect(st, v, n, limit, c, under, res);
+		}
+	}
+	free(t.v);
+	return rc;
+}
+
+int store_recall(struct store *st, const struct store_query *q,
+		 const struct store_caller *c, struct store_results *out)
+{
+	struct store_results res = { 0 };
+	int64_t t0 = now_ns();
+	int rc;
+
+	res.cohort = recall_cohort(st, q, c);
+	res.cohort_applies = q->mode == STORE_MODE_AUTO;
+	res.mode = recall_mode(st, q->mode, res.cohort);
+	rc = recall_run(st, q, c, recall_limit(st, q), &res);
+	res.elapsed_s = (double)(now_ns() - t0) / 1e9;
+	metrics_recall(st, res.cohort, res.mode, res.elapsed_s, rc != 0);
+	if (rc) {
+		store_results_release(&res);
+		return rc;
+	}
+	recall_rehearse(st, &res);
+	*out = res;
+	return 0;
+}
+
+void store_results_release(struct store_results *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].name);
+		free(r->v[i].snippet);
+	}
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
+}
