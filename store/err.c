@@ -29,7 +29,8 @@ static int err_classify(const char *s)
 {
 	if (err_has(s, "No space left") || err_has(s, "ENOSPC"))
 		return -ENOSPC;
-	if (err_has(s, "lock file") || err_has(s, "Resource busy") ||
+	if (err_has(s, "lock file") || err_has(s, "lock hold") ||
+	    err_has(s, "Resource busy") ||
 	    err_has(s, "Resource temporarily unavailable"))
 		return -EBUSY;
 	if (!strncmp(s, "Corruption", 10))
