@@ -12,10 +12,12 @@
  * so when the time or confidence of an episode changes, its postings are
  * rewritten (touch -d and setxattr are rare; recall is not).
  *
- * Document frequency (CF_TERMS) is an int64 maintained with the add merge
- * operator, so a commit never reads before it writes it.  Terms never
- * contain a 0x00 byte (they are letters and digits), which keeps the
- * prefix unambiguous.
+ * There is no document-frequency table: recall scans every posting of a
+ * cue term anyway and counts them as it goes.  A df table maintained per
+ * commit doubled the keys a commit writes (the memtable insert is the
+ * cost of a commit) and turned each recall lookup into the resolution of
+ * thousands of merge operands.  Terms never contain a 0x00 byte (they are
+ * letters and digits), which keeps the prefix unambiguous.
  */
 #include <errno.h>
 #include <math.h>
@@ -96,13 +98,6 @@ static size_t index_key(unsigned char *key, const char *term, uint64_t ino)
 	return n + 9;
 }
 
-static void index_df(rocksdb_writebatch_t *b, struct store *st,
-		     const char *term, int64_t delta)
-{
-	rocksdb_writebatch_merge_cf(b, st->cf[CF_TERMS], term, strlen(term),
-				    (const char *)&delta, 8);
-}
-
 static void index_put(rocksdb_writebatch_t *b, struct store *st,
 		      const struct inode_rec *r, const struct text_term *t)
 {
@@ -122,7 +117,6 @@ static void index_drop(rocksdb_writebatch_t *b, struct store *st,
 
 	rocksdb_writebatch_delete_cf(b, st->cf[CF_POSTINGS],
 				     (const char *)key, klen);
-	index_df(b, st, t->term, -1);
 }
 
 /* Walk both sorted term lists once, like a merge join. */
@@ -140,9 +134,7 @@ void index_update(rocksdb_writebatch_t *b, struct store *st,
 			index_drop(b, st, r, &old->v[i++]);
 			continue;
 		}
-		if (cmp > 0)
-			index_df(b, st, neu->v[j].term, 1);
-		else
+		if (cmp == 0)
 			i++;
 		index_put(b, st, r, &neu->v[j++]);
 	}

@@ -100,48 +100,63 @@ static enum store_mode recall_mode(struct store *st, enum store_mode m,
 
 /* ---- candidate table -------------------------------------------------- */
 
-static int cand_init(struct cand_table *t, uint64_t expect)
+static int cand_init(struct cand_table *t, size_t cap)
 {
-	size_t cap = 64;
-
-	while (cap < expect * 2 && cap < (1u << 26))
-		cap <<= 1;
 	t->v = calloc(cap, sizeof(*t->v));
 	t->cap = cap;
 	t->n = 0;
 	return t->v ? 0 : -ENOMEM;
 }
 
-static struct cand *cand_slot(struct cand_table *t, uint64_t ino)
+static struct cand *cand_probe(struct cand_table *t, uint64_t ino)
 {
 	size_t mask = t->cap - 1, i = (size_t)XXH64(&ino, 8, 0) & mask;
 
 	while (t->v[i].ino && t->v[i].ino != ino)
 		i = (i + 1) & mask;
-	if (!t->v[i].ino) {
-		if (t->n + 1 > t->cap / 2 + t->cap / 4)
-			return NULL;	/* full: caller sized it from df */
-		t->v[i].ino = ino;
+	return &t->v[i];
+}
+
+/* Double the table when it is 3/4 full. */
+static int cand_grow(struct cand_table *t)
+{
+	struct cand_table bigger;
+
+	if (cand_init(&bigger, t->cap * 2))
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].ino)
+			*cand_probe(&bigger, t->v[i].ino) = t->v[i];
+	bigger.n = t->n;
+	free(t->v);
+	*t = bigger;
+	return 0;
+}
+
+static struct cand *cand_slot(struct cand_table *t, uint64_t ino)
+{
+	struct cand *c;
+
+	if (t->n + 1 > t->cap / 2 + t->cap / 4 && cand_grow(t))
+		return NULL;
+	c = cand_probe(t, ino);
+	if (!c->ino) {
+		c->ino = ino;
 		t->n++;
 	}
-	return &t->v[i];
+	return c;
 }
 
 /* ---- episodic pathway ------------------------------------------------ */
 
-static int64_t recall_df(struct store *st, const char *term)
-{
-	char *v;
-	size_t n;
-	int64_t df = 0;
-
-	if (db_get(st, CF_TERMS, term, strlen(term), &v, &n) == 0) {
-		if (n == 8)
-			memcpy(&df, v, 8);
-		free(v);
-	}
-	return df;
-}
+/* The postings of one term that pass the filters. */
+struct hits {
+	struct hit {
+		uint64_t ino;
+		struct posting po;
+	} *v;
+	size_t n, cap;
+};
 
 static bool recall_keep(const struct recall_params *p,
 			const struct posting *po)
@@ -150,9 +165,29 @@ static bool recall_keep(const struct recall_params *p,
 	       po->conf + 1e-9 >= p->min_conf;
 }
 
-static int recall_scan_term(struct store *st, const char *term, double idf,
-			    const struct recall_params *p,
-			    struct cand_table *t)
+static int hits_push(struct hits *h, uint64_t ino, const struct posting *po)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 256;
+		struct hit *v = realloc(h->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n].ino = ino;
+	h->v[h->n++].po = *po;
+	return 0;
+}
+
+/*
+ * Read every posting of TERM: *df counts them all (document frequency),
+ * H keeps those that pass the filters.
+ */
+static int recall_scan_term(struct store *st, const char *term,
+			    const struct recall_params *p, struct hits *h,
+			    uint64_t *df)
 {
 	size_t tl = strlen(term), klen, vlen;
 	char lo[80], hi[80];
@@ -166,32 +201,44 @@ static int recall_scan_term(struct store *st, const char *term, double idf,
 	hi[tl] = '\1';
 	rocksdb_readoptions_set_iterate_upper_bound(ro, hi, tl + 1);
 	it = rocksdb_create_iterator_cf(st->db, ro, st->cf[CF_POSTINGS]);
-	for (rocksdb_iter_seek(it, lo, tl + 1); rocksdb_iter_valid(it);
+	for (rocksdb_iter_seek(it, lo, tl + 1); !rc && rocksdb_iter_valid(it);
 	     rocksdb_iter_next(it)) {
 		const char *k = rocksdb_iter_key(it, &klen);
 		const char *v = rocksdb_iter_value(it, &vlen);
 		struct posting po;
-		struct cand *c;
-		double norm;
 
 		if (klen != tl + 9 ||
 		    posting_decode((const unsigned char *)v, vlen, &po))
 			continue;
-		if (!recall_keep(p, &po))
-			continue;
-		c = cand_slot(t, be64_get((const unsigned char *)k + tl + 1));
-		if (!c) {
-			rc = -ENOMEM;
-			break;
-		}
-		norm = p->k1 * (1 - p->b + p->b * po.dl / p->avgdl);
-		c->bm25 += idf * po.tf * (p->k1 + 1) / (po.tf + norm);
-		c->when = po.when;
-		c->conf = po.conf;
+		++*df;
+		if (recall_keep(p, &po))
+			rc = hits_push(h, be64_get((const unsigned char *)k +
+						   tl + 1),
+				       &po);
 	}
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	return rc;
+}
+
+/* Add one term's BM25 contributions to the candidates. */
+static int recall_score_term(const struct hits *h, double idf,
+			     const struct recall_params *p,
+			     struct cand_table *t)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		const struct posting *po = &h->v[i].po;
+		struct cand *c = cand_slot(t, h->v[i].ino);
+		double norm;
+
+		if (!c)
+			return -ENOMEM;
+		norm = p->k1 * (1 - p->b + p->b * po->dl / p->avgdl);
+		c->bm25 += idf * po->tf * (p->k1 + 1) / (po->tf + norm);
+		c->when = po->when;
+		c->conf = po->conf;
+	}
+	return 0;
 }
 
 static double recall_decay(const struct recall_params *p, double age_days)
@@ -252,25 +299,24 @@ static int recall_episodic(struct store *st, const char *cue,
 			   struct cand_table *t)
 {
 	struct text_terms terms;
-	int64_t df[64];
-	uint64_t expect = 0;
+	struct hits h = { 0 };
 	double ideal = 0;
-	size_t n;
 	int rc = text_analyze(cue, strlen(cue), &terms);
 
-	if (rc)
-		return rc;
-	n = terms.n < 64 ? terms.n : 64;	/* a cue of 64 terms is plenty */
-	for (size_t i = 0; i < n; i++)
-		expect += (uint64_t)(df[i] = recall_df(st, terms.v[i].term));
-	rc = cand_init(t, expect);
-	for (size_t i = 0; !rc && i < n; i++) {
-		double d = df[i] > 0 ? (double)df[i] : 0, idf;
+	if (!rc)
+		rc = cand_init(t, 1024);
+	/* a cue of 64 distinct terms is plenty; the rest adds cost only */
+	for (size_t i = 0; !rc && i < terms.n && i < 64; i++) {
+		uint64_t df = 0;
+		double idf;
 
-		idf = log(1 + (p->n_docs - d + 0.5) / (d + 0.5));
+		h.n = 0;
+		rc = recall_scan_term(st, terms.v[i].term, p, &h, &df);
+		idf = log(1 + (p->n_docs - (double)df + 0.5) /
+				      ((double)df + 0.5));
 		ideal += idf * (p->k1 + 1);
-		if (df[i] > 0)
-			rc = recall_scan_term(st, terms.v[i].term, idf, p, t);
+		if (!rc)
+			rc = recall_score_term(&h, idf, p, t);
 	}
 	for (size_t i = 0; !rc && i < t->cap; i++) {
 		struct cand *c = &t->v[i];
@@ -278,6 +324,7 @@ static int recall_episodic(struct store *st, const char *cue,
 		if (c->ino)
 			c->sim = ideal > 0 ? fmin(1, c->bm25 / ideal) : 0;
 	}
+	free(h.v);
 	text_terms_release(&terms);
 	return rc;
 }

@@ -20,7 +20,6 @@ enum db_cf {
 	CF_DIRENTS,	/* parent ino + name -> child ino */
 	CF_CONTENT,	/* ino -> content bytes */
 	CF_POSTINGS,	/* term \0 ino -> tf, doc length, when, confidence */
-	CF_TERMS,	/* term -> document frequency (merge: int64 add) */
 	CF_XATTRS,	/* ino + name -> value */
 	CF_FLAGS,	/* flag name -> canonical value text */
 	CF_HISTORY,	/* seq -> history line */
@@ -40,7 +39,6 @@ struct store {
 	rocksdb_column_family_handle_t *cf[CF__COUNT];
 	rocksdb_cache_t *cache;
 	rocksdb_block_based_table_options_t *table;
-	rocksdb_mergeoperator_t *merge_add;
 	rocksdb_mergeoperator_t *merge_rstat;
 	rocksdb_writeoptions_t *wo;		/* WAL, no fsync */
 	rocksdb_writeoptions_t *wo_sync;	/* WAL + fsync */
@@ -105,8 +103,7 @@ int name_check(const char *name);
 /* index.c: postings and document frequencies of one episode. */
 /* Stage the change of R's postings from terms OLD to NEU (either may be
  * NULL): postings of terms only in OLD go, every term of NEU is written
- * with R's current length, time and confidence, and document frequencies
- * move by merge.  R->dl must already hold NEU's length. */
+ * with R's current length, time and confidence.  R->dl must already hold NEU's length. */
 void index_update(rocksdb_writebatch_t *b, struct store *st,
 		  const struct inode_rec *r, const struct text_terms *old,
 		  const struct text_terms *neu);

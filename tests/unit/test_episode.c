@@ -40,16 +40,23 @@ static void expect_content(struct store *st, uint64_t ino, const char *text)
 	free(buf);
 }
 
+/* Number of postings of TERM: the document frequency. */
 static int64_t df_of(struct store *st, const char *term)
 {
-	char *v;
-	size_t n;
+	size_t tl = strlen(term), klen;
+	rocksdb_iterator_t *it;
 	int64_t df = 0;
 
-	if (db_get(st, CF_TERMS, term, strlen(term), &v, &n) == 0) {
-		memcpy(&df, v, 8);
-		free(v);
+	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
+	for (rocksdb_iter_seek(it, term, tl + 1); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		const char *k = rocksdb_iter_key(it, &klen);
+
+		if (klen != tl + 9 || memcmp(k, term, tl + 1))
+			break;
+		df++;
 	}
+	rocksdb_iter_destroy(it);
 	return df;
 }
 
