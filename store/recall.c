@@ -10,8 +10,12 @@
  *   2. episodic pathway: the cue is analysed like an episode; each term's
  *      postings are scanned once and scored with BM25 (k1, b are flags;
  *      idf = ln(1 + (N - df + .5) / (df + .5)), always positive).  The
- *      raw score is divided by the cue's ideal score sum(idf * (k1 + 1)),
- *      which gives a similarity in 0..1 that is comparable across cues.
+ *      raw score is divided by the score of an ideal episode for the cue:
+ *      one of average length holding each cue term once, whose BM25 is
+ *      exactly sum(idf).  x = bm25 / sum(idf) maps to a similarity
+ *      1 - e^-x in 0..1: comparable across cues, strictly monotone (no
+ *      ties among strong matches, as a cap at 1 would make), and a plain
+ *      full match scores about 0.63.
  *   3. shaping: similarity x decay(age) x confidence, where age is the
  *      time since the episode's mtime ("when"), shortened by rehearsal:
  *      age / (1 + rehearsal_weight x recall count).  Filters since/until/
@@ -314,7 +318,7 @@ static int recall_episodic(struct store *st, const char *cue,
 		rc = recall_scan_term(st, terms.v[i].term, p, &h, &df);
 		idf = log(1 + (p->n_docs - (double)df + 0.5) /
 				      ((double)df + 0.5));
-		ideal += idf * (p->k1 + 1);
+		ideal += idf;
 		if (!rc)
 			rc = recall_score_term(&h, idf, p, t);
 	}
@@ -322,7 +326,7 @@ static int recall_episodic(struct store *st, const char *cue,
 		struct cand *c = &t->v[i];
 
 		if (c->ino)
-			c->sim = ideal > 0 ? fmin(1, c->bm25 / ideal) : 0;
+			c->sim = ideal > 0 ? 1 - exp(-c->bm25 / ideal) : 0;
 	}
 	free(h.v);
 	text_terms_release(&terms);
