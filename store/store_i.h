@@ -142,7 +142,9 @@ struct text_terms {
 	size_t n;
 	uint32_t length;	/* tokens kept (after stop words) */
 };
-/* Case-fold, normalise (NFKC, accents stripped), tokenise on letters and
+/* Ownership: text_terms.v and its strings are ONE allocation; free only
+ * with text_terms_release, never a term on its own.
+ * Case-fold, normalise (NFKC, accents stripped), tokenise on letters and
  * digits, drop stop words, stem (English Snowball).  Invalid UTF-8 bytes
  * count as separators.  Tokens over 64 bytes are dropped. */
 int text_analyze(const char *buf, size_t len, struct text_terms *out);
