@@ -8,10 +8,13 @@ WARN     := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 ifdef WERROR
 WARN     += -Werror
 endif
-PKGS     := fuse3 rocksdb json-c inih libutf8proc libxxhash libsystemd
+# store/ links no FUSE: the layering is enforced by what each part links.
+STORE_PKGS := rocksdb json-c inih libutf8proc libxxhash
+FS_PKGS    := fuse3 libsystemd
 CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -MMD -MP -Istore \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -lpthread
+            $(shell pkg-config --cflags $(STORE_PKGS) $(FS_PKGS) 2>/dev/null)
+STORE_LIBS := $(shell pkg-config --libs $(STORE_PKGS) 2>/dev/null) -lstemmer -lm -lpthread
+FS_LIBS    := $(shell pkg-config --libs $(FS_PKGS) 2>/dev/null)
 ifdef SANITIZE
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -50,15 +53,15 @@ $(LIB): $(STORE_OBJ)
 	$(AR) rcs $@ $^
 
 $(DAEMON): $(FS_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FS_LIBS) $(STORE_LIBS) $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(LIB) tests/unit/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(STORE_LIBS) $(LDLIBS) -lcmocka
 
 $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDFLAGS) $(FS_LIBS) $(STORE_LIBS) $(LDLIBS)
 
 ## deps: install missing Debian packages (needs root or sudo)
 deps:
