@@ -23,6 +23,16 @@
  *   history     seq (u64)                    one history line
  *   rstat       ino                          u64 recall count, i64 last
  *                                            recall ns (merge: add, max)
+ *   dirty       ino                          "" changed since the last
+ *                                            consolidation
+ *   vectors     ino                          term vector as consolidated
+ *   df          term                         int64 document frequency of
+ *                                            the consolidated vectors
+ *   concepts    concept id                   concept record (concept.c)
+ *   labels      label                        concept id
+ *   bindings    'e' ino cid                  strength (double)
+ *               'c' cid ino                  strength (double), the same
+ *                                            binding seen from the concept
  *
  * Invariants:
  *  1. Every change of an episode (content, record, postings, document
@@ -59,6 +69,9 @@ static const char *const db_cf_names[CF__COUNT] = {
 	[CF_POSTINGS] = "postings",
 	[CF_XATTRS] = "xattrs",     [CF_FLAGS] = "flags",
 	[CF_HISTORY] = "history",   [CF_RSTAT] = "rstat",
+	[CF_DIRTY] = "dirty",       [CF_VECTORS] = "vectors",
+	[CF_DF] = "df",             [CF_CONCEPTS] = "concepts",
+	[CF_LABELS] = "labels",     [CF_BINDINGS] = "bindings",
 };
 
 /* Fault injection: fail the N-th write with an errno (tests only). */

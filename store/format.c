@@ -256,6 +256,30 @@ static int fmt_json_put(struct json_object *obj, const char *key,
 	return 0;
 }
 
+/* [{"label": ..., "weight": ...}, ...]: the concepts behind a result. */
+static struct json_object *fmt_json_concepts(const struct store_result *res)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < res->nconcepts; i++) {
+		struct json_object *c = json_object_new_object();
+		int err = c ? 0 : -ENOMEM;
+
+		if (!err)
+			err = fmt_json_put(c, "label",
+					   fmt_json_string(res->concepts[i].label));
+		if (!err)
+			err = fmt_json_put(c, "weight",
+					   fmt_json_number(res->concepts[i].weight));
+		if (err || json_object_array_add(a, c)) {
+			json_object_put(c);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static struct json_object *fmt_json_result(const struct store_result *res,
 					   const char *mount)
 {
@@ -279,6 +303,8 @@ static struct json_object *fmt_json_result(const struct store_result *res,
 				   fmt_json_number(res->confidence));
 	if (!err)
 		err = fmt_json_put(o, "snippet", fmt_json_string(res->snippet));
+	if (!err)
+		err = fmt_json_put(o, "concepts", fmt_json_concepts(res));
 	if (!err && mount)
 		err = fmt_episode_path(&path, mount, res->name);
 	if (!err && mount)

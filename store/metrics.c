@@ -96,12 +96,18 @@ struct store_metrics {
 	_Atomic uint64_t fs_errors[STORE_OP__COUNT];
 	struct metrics_hist fs_time[STORE_OP__COUNT];
 
+	/* Blended recall, by cohort; results by pathway. */
+	_Atomic uint64_t blended[METRICS_NCOHORT];
+	_Atomic uint64_t convergent[METRICS_NCOHORT];
+	_Atomic uint64_t completed[METRICS_NCOHORT];
+	struct metrics_hist blended_time[METRICS_NCOHORT];
+	_Atomic uint64_t results[METRICS_NCOHORT][4];	/* by pathway */
+	_Atomic uint64_t semantic_timeouts;
+	_Atomic uint64_t fan_penalties;
+
 	/*
-	 * Reserved: consolidation and blending (engram_concepts_total,
-	 * engram_bindings_total, engram_blended_recall_total and its
-	 * _convergent_ and _pattern_completed_ siblings,
-	 * engram_semantic_pathway_timeout_total,
-	 * engram_fan_effect_penalties_total, engram_concepts_formed_total,
+	 * Reserved: consolidation (engram_concepts_total,
+	 * engram_bindings_total, engram_concepts_formed_total,
 	 * engram_bindings_created_total, engram_concept_coherence,
 	 * engram_consolidation_duration_seconds,
 	 * engram_consolidation_failures_total).  Each gets its counters here,
@@ -204,6 +210,29 @@ void metrics_recall(struct store *st, enum store_cohort cohort,
 	if (failed)
 		metrics_inc(&m->recall_errors[cohort], 1);
 	metrics_observe(&m->recall_time[cohort], seconds);
+}
+
+void metrics_blended(struct store *st, enum store_cohort cohort,
+		     double seconds, uint64_t convergent, uint64_t completed,
+		     bool timed_out, uint64_t fan_penalties)
+{
+	struct store_metrics *m = st->metrics;
+
+	if (!m)
+		return;
+	metrics_inc(&m->blended[cohort], 1);
+	metrics_inc(&m->convergent[cohort], convergent);
+	metrics_inc(&m->completed[cohort], completed);
+	metrics_observe(&m->blended_time[cohort], seconds);
+	metrics_inc(&m->semantic_timeouts, timed_out ? 1 : 0);
+	metrics_inc(&m->fan_penalties, fan_penalties);
+}
+
+void metrics_results(struct store *st, enum store_cohort cohort,
+		     enum store_pathway pathway, uint64_t n)
+{
+	if (st->metrics && pathway < 4)
+		metrics_inc(&st->metrics->results[cohort][pathway], n);
 }
 
 void metrics_flag_change(struct store *st)
@@ -505,6 +534,68 @@ static void metrics_render_recall(struct metrics_out *o,
 	}
 }
 
+static const char *const metrics_pathway_name[4] = {
+	[STORE_PATHWAY_EPISODIC] = "episodic",
+	[STORE_PATHWAY_SEMANTIC] = "semantic",
+	[STORE_PATHWAY_CONVERGENT] = "convergent",
+	[STORE_PATHWAY_COMPLETED] = "completed",
+};
+
+/* One counter family with a cohort label. */
+static void metrics_by_cohort(struct metrics_out *o, const char *name,
+			      const char *help, _Atomic uint64_t *v)
+{
+	metrics_family(o, name, "counter", help);
+	for (int c = 0; c < METRICS_NCOHORT; c++) {
+		struct metrics_label lc = { "cohort", metrics_cohort_name[c] };
+
+		metrics_sample_u64(o, name, &lc, NULL, metrics_load(&v[c]));
+	}
+}
+
+static void metrics_render_blended(struct metrics_out *o,
+				   struct store_metrics *m)
+{
+	metrics_by_cohort(o, "engram_blended_recall_total",
+			  "Recalls answered by the blended pathway.",
+			  m->blended);
+	metrics_by_cohort(o, "engram_blended_recall_convergent_total",
+			  "Blended results found by both pathways.",
+			  m->convergent);
+	metrics_by_cohort(o, "engram_blended_recall_pattern_completed_total",
+			  "Blended results added by pattern completion.",
+			  m->completed);
+	metrics_family(o, "engram_blended_recall_duration_seconds",
+		       "histogram", "Blended recall latency in seconds.");
+	for (int c = 0; c < METRICS_NCOHORT; c++) {
+		struct metrics_label lc = { "cohort", metrics_cohort_name[c] };
+
+		metrics_hist_render(o, "engram_blended_recall_duration_seconds",
+				    &lc, &m->blended_time[c]);
+	}
+	metrics_family(o, "engram_recall_results_total", "counter",
+		       "Results returned, by cohort and pathway.");
+	for (int c = 0; c < METRICS_NCOHORT; c++)
+		for (int p = 0; p < 4; p++) {
+			struct metrics_label lc = { "cohort",
+						    metrics_cohort_name[c] };
+			struct metrics_label lp = { "pathway",
+						    metrics_pathway_name[p] };
+
+			metrics_sample_u64(o, "engram_recall_results_total",
+					   &lc, &lp,
+					   metrics_load(&m->results[c][p]));
+		}
+	metrics_family(o, "engram_semantic_pathway_timeout_total", "counter",
+		       "Semantic pathways abandoned past semantic_timeout_ms.");
+	metrics_sample_u64(o, "engram_semantic_pathway_timeout_total", NULL,
+			   NULL, metrics_load(&m->semantic_timeouts));
+	metrics_family(o, "engram_fan_effect_penalties_total", "counter",
+		       "Concept-to-member activations divided by a fan.");
+	metrics_sample_u64(o, "engram_fan_effect_penalties_total", NULL, NULL,
+			   metrics_load(&m->fan_penalties));
+}
+
 static void metrics_render_flags(struct metrics_out *o, struct store *st)
 {
 	char buf[40];
@@ -558,6 +649,7 @@ static void metrics_render_all(struct metrics_out *o, struct store *st)
 {
 	metrics_render_levels(o, st);
 	metrics_render_recall(o, st->metrics);
+	metrics_render_blended(o, st->metrics);
 	metrics_render_flags(o, st);
 	metrics_render_fs(o, st->metrics);
 	/* Consolidation and blending families go here (see the reserved

@@ -628,6 +628,9 @@ void store_results_release(struct store_results *r)
 	for (size_t i = 0; i < r->n; i++) {
 		free(r->v[i].name);
 		free(r->v[i].snippet);
+		for (size_t j = 0; j < r->v[i].nconcepts; j++)
+			free(r->v[i].concepts[j].label);
+		free(r->v[i].concepts);
 	}
 	free(r->v);
 	r->v = NULL;

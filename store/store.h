@@ -354,6 +354,11 @@ struct store_caller {
 bool store_may_read(struct store *st, const struct store_caller *c,
 		    uint64_t ino);
 
+struct store_contribution {
+	char *label;		/* concept label */
+	double weight;		/* what it added to the semantic score */
+};
+
 struct store_result {
 	uint64_t ino;
 	char *name;		/* path relative to episodes/ */
@@ -362,6 +367,8 @@ struct store_result {
 	int64_t when;		/* unix seconds (mtime) */
 	double confidence;
 	char *snippet;		/* first ~100 characters, newlines folded */
+	struct store_contribution *concepts;	/* strongest first */
+	size_t nconcepts;
 };
 
 struct store_results {
@@ -389,6 +396,69 @@ void store_results_release(struct store_results *r);
 int store_results_format(const struct store_results *r,
 			 const struct store_query *q, const char *mount,
 			 char **out, size_t *len);
+
+/* ------------------------------------------------------------------ */
+/* Concepts and consolidation                                         */
+/* ------------------------------------------------------------------ */
+
+struct store_concept {
+	uint64_t id;
+	char *label;		/* unique readable name: "coffee-alice-station" */
+	double coherence;	/* mean member-to-centroid cosine, 0..1 */
+	uint32_t members;
+	int64_t formed, updated;	/* unix seconds */
+};
+void store_concept_release(struct store_concept *c);
+
+/* Concepts in label order, after label AFTER (NULL = from the start). */
+typedef int store_concept_fn(void *ctx, const struct store_concept *c);
+int store_concept_list(struct store *st, const char *after,
+		       store_concept_fn *fn, void *ctx);
+/* -ENOENT when no concept has that label. */
+int store_concept_lookup(struct store *st, const char *label,
+			 struct store_concept *out);
+/*
+ * The text of a concept file: label, coherence, member count, formed and
+ * updated times, top terms, then member episodes with binding strengths,
+ * strongest first.  Members caller C may not read are left out.
+ */
+int store_concept_render(struct store *st, uint64_t id,
+			 const struct store_caller *c, char **out, size_t *len);
+/* "label<TAB>strength\n" per concept episode INO is bound to. */
+int store_episode_concepts(struct store *st, uint64_t ino, char **out,
+			   size_t *len);
+
+struct store_consolidation {
+	uint64_t episodes_seen;		/* changed since the last run */
+	uint64_t concepts_formed, concepts_updated, concepts_dissolved;
+	uint64_t bindings_created;
+	double seconds;
+};
+/*
+ * One consolidation run over the episodes changed since the last run
+ * (synchronous; runs are serialised).  Forms, updates and dissolves
+ * concepts and their bindings.  Recall is served throughout.  Does
+ * nothing (returns 0, empty report) when dual_memory_types is off.
+ */
+int store_consolidate(struct store *st, struct store_consolidation *rep);
+
+/*
+ * Background work owned by the store: consolidation every
+ * consolidation.interval_s while dual_memory_types is on.  stop joins.
+ */
+int store_background_start(struct store *st);
+void store_background_stop(struct store *st);
+
+/*
+ * Told after the store changed something a reader may have cached
+ * (a concept file appeared, changed or went; an episode's concepts
+ * changed).  Called from the store's own threads, never inside a caller's
+ * request; must not block.  ID is a concept id or an inode number.
+ */
+enum store_change { STORE_CHANGE_CONCEPT, STORE_CHANGE_CONCEPTS_DIR,
+		    STORE_CHANGE_EPISODE_XATTR };
+typedef void store_change_fn(void *ctx, enum store_change what, uint64_t id);
+void store_change_hook(struct store *st, store_change_fn *fn, void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Status and metrics                                                 */

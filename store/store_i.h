@@ -24,6 +24,13 @@ enum db_cf {
 	CF_FLAGS,	/* flag name -> canonical value text */
 	CF_HISTORY,	/* seq -> history line */
 	CF_RSTAT,	/* ino -> recall count, last recall (merge) */
+	/* dual memory (consolidate.c, concept.c) */
+	CF_DIRTY,	/* ino -> "" : changed since the last consolidation */
+	CF_VECTORS,	/* ino -> term vector as last consolidated */
+	CF_DF,		/* term -> int64 document frequency of vectors */
+	CF_CONCEPTS,	/* concept id -> concept record (centroid...) */
+	CF_LABELS,	/* label -> concept id */
+	CF_BINDINGS,	/* 'e' ino cid -> strength; 'c' cid ino -> strength */
 	CF__COUNT
 };
 
@@ -63,6 +70,10 @@ struct store {
 
 	struct timespec opened;
 	struct store_metrics *metrics;
+	struct concept_cache *concepts;	/* concept.c */
+	struct background *bg;		/* consolidate.c */
+	store_change_fn *change_fn;
+	void *change_ctx;
 };
 
 /* db.c */
@@ -129,6 +140,50 @@ void counts_stage(rocksdb_writebatch_t *b, struct store *st,
 		  const struct count_delta *d);
 void counts_publish(struct store *st, const struct count_delta *d);
 
+/*
+ * concept.c / consolidate.c: dual memory.
+ *
+ * Commit hooks (called by tree.c, content.c, rename.c, xattr.c inside the
+ * commit's batch, under st->write_lock):
+ *   dirty_mark     the episode changed (content, name, time, confidence,
+ *                  or it was deleted): the next consolidation looks at it.
+ *   bindings_drop  the episode is being forgotten: its bindings in both
+ *                  directions go in the same batch (rm forgets at once).
+ */
+void dirty_mark(rocksdb_writebatch_t *b, struct store *st, uint64_t ino);
+int bindings_drop(rocksdb_writebatch_t *b, struct store *st, uint64_t ino);
+
+/* Open/close: load the concept cache (centroids), free it. */
+int concept_init(struct store *st);
+void concept_free(struct store *st);
+
+/* What the semantic pathway reads (lock-free snapshot semantics are the
+ * concept module's business; these may be called from many threads). */
+struct concept_hit {
+	uint64_t id;
+	double similarity;	/* cosine(cue vector, centroid), 0..1 */
+	double coherence;
+	uint32_t members;	/* the fan */
+};
+/* The best MAX concepts for cue terms T with coherence >= MIN_COH and
+ * similarity > 0, best first (malloc'd array). */
+int concept_match(struct store *st, const struct text_terms *t, size_t max,
+		  double min_coh, struct concept_hit **out, size_t *n);
+struct binding {
+	uint64_t id;		/* concept id or inode number */
+	double strength;	/* 0..1 */
+};
+/* Members of concept CID, strongest first (malloc'd). */
+int concept_members(struct store *st, uint64_t cid, struct binding **out,
+		    size_t *n);
+/* Concepts episode INO is bound to, strongest first (malloc'd). */
+int episode_bindings(struct store *st, uint64_t ino, struct binding **out,
+		     size_t *n);
+/* Coherence and fan of one concept; -ENOENT if it dissolved. */
+int concept_info(struct store *st, uint64_t cid, struct concept_hit *out);
+/* Label of concept CID (malloc'd). */
+int concept_label(struct store *st, uint64_t cid, char **out);
+
 /* flag.c: load persisted values at open (defaults where absent). */
 int flag_load(struct store *st);
 
@@ -159,5 +214,10 @@ void metrics_free(struct store *st);
 void metrics_recall(struct store *st, enum store_cohort cohort,
 		    enum store_mode mode, double seconds, bool failed);
 void metrics_flag_change(struct store *st);
+void metrics_blended(struct store *st, enum store_cohort cohort,
+		     double seconds, uint64_t convergent, uint64_t completed,
+		     bool timed_out, uint64_t fan_penalties);
+void metrics_results(struct store *st, enum store_cohort cohort,
+		     enum store_pathway pathway, uint64_t n);
 
 #endif
