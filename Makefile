@@ -40,7 +40,7 @@ DATA     ?= $(CURDIR)/data
 MNT      ?= $(CURDIR)/mnt
 RUN_CONF ?= $(CURDIR)/config/development.conf
 
-.PHONY: all deps run stop test unit e2e asan valgrind bench install clean help format lint
+.PHONY: all deps run stop test units unit e2e asan valgrind bench install clean help format lint
 
 all: $(DAEMON)
 

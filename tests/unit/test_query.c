@@ -700,9 +700,15 @@ static char n2[] = "tab\there\nnl", s2[] = "snip\tpet\r";
 static char n3[] = "bad\xff\xc0\xafutf8", s3[] = "\xed\xa0\x80 surrogate";
 
 static struct store_result results3[] = {
-	{ 17, n1, 0.87654, STORE_PATHWAY_EPISODIC, 1795252584, 0.7, s1 },
-	{ 18, n2, 0.5, STORE_PATHWAY_CONVERGENT, 0, 1.0, s2 },
-	{ 19, n3, 0.1, STORE_PATHWAY_COMPLETED, 1714550400, 0.25, s3 },
+	{ .ino = 17, .name = n1, .score = 0.87654,
+	  .pathway = STORE_PATHWAY_EPISODIC, .when = 1795252584,
+	  .confidence = 0.7, .snippet = s1 },
+	{ .ino = 18, .name = n2, .score = 0.5,
+	  .pathway = STORE_PATHWAY_CONVERGENT, .when = 0, .confidence = 1.0,
+	  .snippet = s2 },
+	{ .ino = 19, .name = n3, .score = 0.1,
+	  .pathway = STORE_PATHWAY_COMPLETED, .when = 1714550400,
+	  .confidence = 0.25, .snippet = s3 },
 };
 
 static struct store_results make_results(size_t n)
