@@ -186,6 +186,9 @@ struct efs_fh {
 	 * for query the answer of the current query. */
 	char *buf;
 	size_t len;
+	/* A reader's snapshot: the attributes at open, for fstat(2) after
+	 * the episode is unlinked. */
+	struct store_attr attr;
 	/* query: the cue being written, where the answer starts */
 	pthread_mutex_t lock;
 	char *cue;
@@ -288,6 +291,7 @@ int efs_fill_dir(fuse_req_t req, struct efs *fs, fuse_ino_t self,
 int efs_ep_lookup(struct efs *fs, uint64_t parent, const char *name,
 		  struct fuse_entry_param *e);
 int efs_ep_getattr(struct efs *fs, uint64_t ino, struct stat *st);
+int efs_ep_fgetattr(struct efs *fs, const struct efs_fh *fh, struct stat *st);
 int efs_ep_setattr(struct efs *fs, fuse_req_t req, uint64_t ino,
 		   const struct stat *in, int to_set, struct efs_fh *fh,
 		   struct stat *out);

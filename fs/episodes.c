@@ -86,6 +86,19 @@ int efs_ep_getattr(struct efs *fs, uint64_t ino, struct stat *st)
 	return 0;
 }
 
+/* fstat(2) of a reader whose episode was unlinked: its snapshot. */
+int efs_ep_fgetattr(struct efs *fs, const struct efs_fh *fh, struct stat *st)
+{
+	struct store_attr a = fh->attr;
+
+	if (fh->cls != EFS_C_STORE || fh->es || !a.ino)
+		return -ENOENT;
+	a.size = fh->len;
+	efs_store_stat(fs, &a, st);
+	st->st_nlink = 0;
+	return 0;
+}
+
 /* Truncate INO to SIZE: through the open fd's buffer when FH can write
  * (committed at close), else load, cut and commit now. */
 static int efs_ep_truncate(struct efs *fs, uint64_t ino, off_t size,
@@ -386,6 +399,7 @@ static int efs_ep_open_attr(struct efs *fs, const struct store_attr *a,
 		 * direct I/O: the page cache holds writers' bytes (handle.c,
 		 * invariant 5). */
 		r = store_content_read(fs->st, a->ino, &fh->buf, &fh->len);
+		fh->attr = *a;
 		fi->direct_io = 1;
 	} else {
 		r = efs_estate_open(fs, a->ino, trunc, &fh->es);

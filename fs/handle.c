@@ -83,6 +83,7 @@
  * store, so it stays small.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -373,6 +374,10 @@ int efs_estate_write(struct efs *fs, struct efs_estate *es, const char *buf,
 	if (end > efs_max_bytes(fs) || end < size) {
 		es->failed = -EFBIG;
 		r = -EFBIG;
+		efs_log(LOG_NOTICE,
+			"episode inode %" PRIu64 ": write to %zu bytes refused "
+			"(EFBIG): over store.max_episode_bytes (%zu)",
+			es->ino, end, efs_max_bytes(fs));
 		goto out;
 	}
 	r = efs_estate_reserve(es, end);
@@ -399,6 +404,10 @@ int efs_estate_truncate(struct efs *fs, struct efs_estate *es, off_t size)
 	pthread_mutex_lock(&es->lock);
 	if ((size_t)size > efs_max_bytes(fs)) {
 		r = -EFBIG;
+		efs_log(LOG_NOTICE,
+			"episode inode %" PRIu64 ": truncate to %jd bytes "
+			"refused (EFBIG): over store.max_episode_bytes (%zu)",
+			es->ino, (intmax_t)size, efs_max_bytes(fs));
 	} else {
 		r = efs_estate_resize(es, (size_t)size);
 		if (!r) {

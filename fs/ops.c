@@ -184,6 +184,8 @@ static void efs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	double t0 = efs_now();
 	int r = efs_node_getattr(fs, ino, &st);
 
+	if (r == -ENOENT && fi)
+		r = efs_ep_fgetattr(fs, efs_fh_of(fi), &st);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -380,6 +382,9 @@ static void efs_op_create(fuse_req_t req, fuse_ino_t parent,
 			break;
 		default:
 			r = -EPERM;	/* fixed names: flags.c, root.c */
+			efs_log(LOG_NOTICE, "create '%s' refused (EPERM): "
+				"%s has a fixed set of names", name,
+				parent == EFS_INO_FLAGS ? "flags/" : "this folder");
 			break;
 		}
 	}
