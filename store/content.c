@@ -68,8 +68,10 @@ static int content_commit(rocksdb_writebatch_t *b, struct store *st,
 	d->bytes += (int64_t)len - (int64_t)r->a.size;
 	r->a.size = len;
 	r->a.hash = XXH64(buf, len, 0);
-	if (r->indexed)
+	if (r->indexed) {
 		index_update(b, st, r, &old, neu);
+		dirty_mark(b, st, r->a.ino);
+	}
 	text_terms_release(&old);
 	be64_put(key, r->a.ino);
 	if (len)

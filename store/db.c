@@ -23,8 +23,8 @@
  *   history     seq (u64)                    one history line
  *   rstat       ino                          u64 recall count, i64 last
  *                                            recall ns (merge: add, max)
- *   dirty       ino                          "" changed since the last
- *                                            consolidation
+ *   dirty       ino                          u64 mark: changed since the
+ *                                            last consolidation
  *   vectors     ino                          term vector as consolidated
  *   df          term                         int64 document frequency of
  *                                            the consolidated vectors
@@ -394,6 +394,7 @@ static void db_release(struct store *st)
 	if (st->ro)
 		rocksdb_readoptions_destroy(st->ro);
 	metrics_free(st);
+	concept_free(st);
 	pthread_mutex_destroy(&st->write_lock);
 	free(st->dir);
 	free(st);
@@ -432,6 +433,8 @@ int store_open(const char *dir, const struct store_options *opt,
 		rc = inode_init_root(st);
 	if (!rc)
 		rc = flag_load(st);
+	if (!rc)
+		rc = concept_init(st);
 	if (rc)
 		goto out_release;
 	*out = st;
@@ -462,6 +465,7 @@ void store_close(struct store *st)
 
 	if (!st)
 		return;
+	store_background_stop(st);
 	if (!st->read_only) {
 		rocksdb_flush_wal(st->db, 1, &err);
 		err_from_rocksdb(&err, "close");

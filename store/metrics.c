@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_i.h"
+#include "concept_i.h"
 
 #ifndef ENGRAM_VERSION
 #define ENGRAM_VERSION "0.1.0"	/* the Makefile may pass -DENGRAM_VERSION */
@@ -104,6 +104,9 @@ struct store_metrics {
 	_Atomic uint64_t results[METRICS_NCOHORT][4];	/* by pathway */
 	_Atomic uint64_t semantic_timeouts;
 	_Atomic uint64_t fan_penalties;
+
+	/* Consolidation runs (the rest comes from concept_stats()). */
+	struct metrics_hist consolidation_time;
 
 	/*
 	 * Reserved: consolidation (engram_concepts_total,
@@ -226,6 +229,12 @@ void metrics_blended(struct store *st, enum store_cohort cohort,
 	metrics_observe(&m->blended_time[cohort], seconds);
 	metrics_inc(&m->semantic_timeouts, timed_out ? 1 : 0);
 	metrics_inc(&m->fan_penalties, fan_penalties);
+}
+
+void metrics_consolidation(struct store *st, double seconds)
+{
+	if (st->metrics)
+		metrics_observe(&st->metrics->consolidation_time, seconds);
 }
 
 void metrics_results(struct store *st, enum store_cohort cohort,
@@ -596,6 +605,57 @@ static void metrics_render_blended(struct metrics_out *o,
 			   metrics_load(&m->fan_penalties));
 }
 
+static void metrics_gauge_double(struct metrics_out *o, const char *name,
+				 const char *help, double v)
+{
+	char buf[40];
+
+	metrics_family(o, name, "gauge", help);
+	metrics_fmt_double(buf, sizeof(buf), v);
+	metrics_sample(o, name, "", NULL, NULL, buf);
+}
+
+static void metrics_counter(struct metrics_out *o, const char *name,
+			    const char *help, uint64_t v)
+{
+	metrics_family(o, name, "counter", help);
+	metrics_sample_u64(o, name, NULL, NULL, v);
+}
+
+/* Concepts and consolidation: levels from the concept cache, counters
+ * since open, the run duration histogram. */
+static void metrics_render_concepts(struct metrics_out *o, struct store *st)
+{
+	struct concept_stats cs;
+
+	concept_stats(st, &cs);
+	/* untyped like engram_episodes_total: a level whose name DESIGN
+	 * fixes with _total, which promtool refuses on a gauge */
+	metrics_family(o, "engram_concepts_total", "untyped",
+		       "Concepts that exist now.");
+	metrics_sample_u64(o, "engram_concepts_total", NULL, NULL,
+			   cs.concepts);
+	metrics_family(o, "engram_bindings_total", "untyped",
+		       "Episode-to-concept bindings that exist now.");
+	metrics_sample_u64(o, "engram_bindings_total", NULL, NULL,
+			   cs.bindings);
+	metrics_counter(o, "engram_concepts_formed_total",
+			"Concepts formed by consolidation.", cs.formed_total);
+	metrics_counter(o, "engram_bindings_created_total",
+			"Bindings created by consolidation.",
+			cs.bindings_created_total);
+	metrics_counter(o, "engram_consolidation_failures_total",
+			"Consolidation runs that failed.", cs.failures_total);
+	metrics_gauge_double(o, "engram_concept_coherence",
+			     "Mean coherence of the concepts that exist now.",
+			     cs.concepts ? cs.coherence_sum / (double)cs.concepts
+					 : 0);
+	metrics_family(o, "engram_consolidation_duration_seconds",
+		       "histogram", "Consolidation run duration in seconds.");
+	metrics_hist_render(o, "engram_consolidation_duration_seconds", NULL,
+			    &st->metrics->consolidation_time);
+}
+
 static void metrics_render_flags(struct metrics_out *o, struct store *st)
 {
 	char buf[40];
@@ -650,6 +710,7 @@ static void metrics_render_all(struct metrics_out *o, struct store *st)
 	metrics_render_levels(o, st);
 	metrics_render_recall(o, st->metrics);
 	metrics_render_blended(o, st->metrics);
+	metrics_render_concepts(o, st);
 	metrics_render_flags(o, st);
 	metrics_render_fs(o, st->metrics);
 	/* Consolidation and blending families go here (see the reserved
@@ -721,6 +782,29 @@ static void metrics_status_caller(struct metrics_out *o, struct store *st,
 		       blended ? "blended" : "episodic");
 }
 
+/* Concept count and the end of the last consolidation run. */
+static void metrics_status_consolidation(struct metrics_out *o,
+					 struct store *st)
+{
+	struct concept_stats cs;
+	char when[32];
+	time_t t;
+	struct tm tm;
+
+	concept_stats(st, &cs);
+	metrics_printf(o, "concepts: %" PRIu64 "\nbindings: %" PRIu64 "\n",
+		       cs.concepts, cs.bindings);
+	if (!cs.last_run_end) {
+		metrics_puts(o, "last_consolidation: never\n");
+		return;
+	}
+	t = (time_t)cs.last_run_end;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	metrics_printf(o, "last_consolidation: %s\nlast_consolidation_s: %.3f\n",
+		       when, cs.last_run_seconds);
+}
+
 /*
  * "key: value" lines, then EXTRA as is.  C may be NULL (no caller, as in
  * offline tools): the cohort and mode lines are left out.
@@ -749,9 +833,7 @@ int store_status_render(struct store *st, const struct store_caller *c,
 		       metrics_recalls_sum(m), metrics_load(&m->flag_changes));
 	if (c)
 		metrics_status_caller(&o, st, c);
-	/* NEEDSWORK: consolidation does not exist yet; print the time of the
-	 * last run (ISO-8601 UTC) once it does. */
-	metrics_puts(&o, "last_consolidation: never\n");
+	metrics_status_consolidation(&o, st);
 	if (extra)
 		metrics_puts(&o, extra);
 	return metrics_out_finish(&o, out, len);

@@ -29,11 +29,10 @@
  *   5. bookkeeping: each returned episode's recall count and last recall
  *      time are bumped with a merge (no read), metrics are counted.
  *
- * NEEDSWORK: the semantic pathway (concepts, spreading activation,
- * blending, pattern completion) comes with consolidation (issue 3).
- * Until then semantic mode returns nothing and blended mode answers from
- * the episodic pathway alone, as DESIGN prescribes when the semantic side
- * has no answer.
+ * Semantic and blended modes add step 2b (semantic.c): activation spread
+ * from the cue's concepts and from the best episodic hits, blended into
+ * each candidate's similarity before shaping; and step 4b: pattern
+ * completion when the answer is short or weak.
  */
 #include <errno.h>
 #include <math.h>
@@ -43,29 +42,7 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
-#include "store_i.h"
-
-struct cand {
-	uint64_t ino;
-	double bm25;		/* raw BM25 sum */
-	double sim;		/* normalised 0..1 */
-	double final;		/* what results are ranked by */
-	int64_t when;
-	double conf;
-};
-
-struct cand_table {
-	struct cand *v;		/* open addressing, ino 0 = empty */
-	size_t cap, n;
-};
-
-struct recall_params {
-	double k1, b, avgdl, n_docs;
-	double min_conf;
-	int64_t since, until, now;
-	int decay_fn;
-	double exponent, half_life, rehearsal;
-};
+#include "recall_i.h"
 
 /* ---- cohorts -------------------------------------------------------- */
 
@@ -137,7 +114,7 @@ static int cand_grow(struct cand_table *t)
 	return 0;
 }
 
-static struct cand *cand_slot(struct cand_table *t, uint64_t ino)
+struct cand *cand_slot(struct cand_table *t, uint64_t ino)
 {
 	struct cand *c;
 
@@ -241,6 +218,7 @@ static int recall_score_term(const struct hits *h, double idf,
 		c->bm25 += idf * po->tf * (p->k1 + 1) / (po->tf + norm);
 		c->when = po->when;
 		c->conf = po->conf;
+		c->have_meta = true;
 	}
 	return 0;
 }
@@ -265,7 +243,7 @@ static double recall_decay(const struct recall_params *p, double age_days)
 	}
 }
 
-static double recall_shape(const struct recall_params *p,
+double recall_shape(const struct recall_params *p,
 			   const struct cand *c, uint64_t recalls)
 {
 	double age = (double)(p->now - c->when) / 86400.0;
@@ -298,24 +276,21 @@ static void recall_params_init(struct store *st, const struct store_query *q,
 }
 
 /* Score every episode sharing a term with the cue into T. */
-static int recall_episodic(struct store *st, const char *cue,
+static int recall_episodic(struct store *st, const struct text_terms *terms,
 			   const struct recall_params *p,
 			   struct cand_table *t)
 {
-	struct text_terms terms;
 	struct hits h = { 0 };
 	double ideal = 0;
-	int rc = text_analyze(cue, strlen(cue), &terms);
+	int rc = cand_init(t, 1024);
 
-	if (!rc)
-		rc = cand_init(t, 1024);
 	/* a cue of 64 distinct terms is plenty; the rest adds cost only */
-	for (size_t i = 0; !rc && i < terms.n && i < 64; i++) {
+	for (size_t i = 0; !rc && i < terms->n && i < 64; i++) {
 		uint64_t df = 0;
 		double idf;
 
 		h.n = 0;
-		rc = recall_scan_term(st, terms.v[i].term, p, &h, &df);
+		rc = recall_scan_term(st, terms->v[i].term, p, &h, &df);
 		idf = log(1 + (p->n_docs - (double)df + 0.5) /
 				      ((double)df + 0.5));
 		ideal += idf;
@@ -325,11 +300,13 @@ static int recall_episodic(struct store *st, const char *cue,
 	for (size_t i = 0; !rc && i < t->cap; i++) {
 		struct cand *c = &t->v[i];
 
-		if (c->ino)
-			c->sim = ideal > 0 ? 1 - exp(-c->bm25 / ideal) : 0;
+		if (c->ino) {
+			c->sim_e = ideal > 0 ? 1 - exp(-c->bm25 / ideal) : 0;
+			c->sim = c->sim_e;
+			c->pathway = STORE_PATHWAY_EPISODIC;
+		}
 	}
 	free(h.v);
-	text_terms_release(&terms);
 	return rc;
 }
 
@@ -428,7 +405,7 @@ static struct cand *recall_rank(struct store *st, struct cand_table *t,
 /* ---- results ------------------------------------------------------- */
 
 /* Walk R's folders: may C search them, and is UNDER among them? */
-static bool recall_visible(struct store *st, const struct store_caller *c,
+bool recall_visible(struct store *st, const struct store_caller *c,
 			   const struct inode_rec *r, uint64_t under)
 {
 	uint64_t dir = r->a.parent;
@@ -449,7 +426,29 @@ static bool recall_visible(struct store *st, const struct store_caller *c,
 	return inside;
 }
 
-static int recall_result(struct store *st, const struct inode_rec *r,
+/* The concepts that lifted C, strongest first, with their labels. */
+static int recall_contributions(struct store *st, const struct cand *c,
+				struct store_result *out)
+{
+	size_t n = 0;
+
+	while (n < CAND_CONTRIBS && c->contrib[n].cid)
+		n++;
+	if (!n)
+		return 0;
+	out->concepts = calloc(n, sizeof(*out->concepts));
+	if (!out->concepts)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (concept_label(st, c->contrib[i].cid,
+				  &out->concepts[out->nconcepts].label))
+			continue;	/* dissolved meanwhile */
+		out->concepts[out->nconcepts++].weight = c->contrib[i].weight;
+	}
+	return 0;
+}
+
+int recall_result(struct store *st, const struct inode_rec *r,
 			 const struct cand *c, struct store_result *out)
 {
 	size_t chars = (size_t)store_flag_get(st, FLAG_RECALL_SNIPPET_CHARS);
@@ -460,10 +459,12 @@ static int recall_result(struct store *st, const struct inode_rec *r,
 	memset(out, 0, sizeof(*out));
 	out->ino = r->a.ino;
 	out->score = c->final;
-	out->pathway = STORE_PATHWAY_EPISODIC;
+	out->pathway = c->pathway;
 	out->when = r->a.mtime.tv_sec;
-	out->confidence = r->a.confidence;
+	out->confidence = c->conf;
 	rc = store_path(st, r->a.ino, &out->name);
+	if (!rc)
+		rc = recall_contributions(st, c, out);
 	if (!rc)
 		rc = store_content_read(st, r->a.ino, &buf, &len);
 	if (!rc)
@@ -569,51 +570,100 @@ static size_t recall_limit(struct store *st, const struct store_query *q)
 	return lim > max ? max : lim ? lim : 1;
 }
 
+/* Rank the candidates and walk them into RES. */
+static int recall_select_results(struct store *st, struct cand_table *t,
+				 const struct recall_params *p, size_t limit,
+				 const struct store_caller *c, uint64_t under,
+				 struct store_results *res)
+{
+	size_t n, m = 4 * limit + 32;
+	struct cand *v = recall_rank(st, t, p, m, &n);
+	int rc = recall_collect(st, v, m < n ? m : n, limit, c, under, res);
+
+	if (!rc && res->n < limit && m < n) {
+		/* M was not enough: rank and walk everything. */
+		store_results_release(res);
+		qsort(v, n, sizeof(*v), recall_cmp);
+		rc = recall_collect(st, v, n, limit, c, under, res);
+	}
+	return rc;
+}
+
+static bool recall_wants_completion(struct store *st,
+				    const struct store_results *res)
+{
+	if (res->mode == STORE_MODE_EPISODIC ||
+	    !store_flag_get(st, FLAG_BR_ENABLE_PATTERN_COMPLETION))
+		return false;
+	/* DESIGN: fewer than 5 results, or the best below 0.4 */
+	return res->n < 5 || res->v[0].score < 0.4;
+}
+
 static int recall_run(struct store *st, const struct store_query *q,
 		      const struct store_caller *c, size_t limit,
-		      struct store_results *res)
+		      struct store_results *res, struct semantic_info *info)
 {
 	struct recall_params p;
+	struct text_terms terms = { 0 };
 	struct cand_table t = { 0 };
-	struct cand *v;
-	size_t n, m = 4 * limit + 32;
 	uint64_t under;
 	int rc = recall_under(st, q->under, &under);
 
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;	/* no such folder: no results */
-	if (res->mode == STORE_MODE_SEMANTIC)
-		return 0;	/* NEEDSWORK: semantic pathway (issue 3) */
 	recall_params_init(st, q, &p);
-	rc = recall_episodic(st, q->cue ? q->cue : "", &p, &t);
-	if (!rc && t.n) {
-		v = recall_rank(st, &t, &p, m, &n);
-		rc = recall_collect(st, v, m < n ? m : n, limit, c, under,
-				    res);
-		if (!rc && res->n < limit && m < n) {
-			/* M was not enough: rank and walk everything. */
-			store_results_release(res);
-			qsort(v, n, sizeof(*v), recall_cmp);
-			rc = recall_collect(st, v, n, limit, c, under, res);
-		}
-	}
+	rc = text_analyze(q->cue ? q->cue : "", q->cue ? strlen(q->cue) : 0,
+			  &terms);
+	if (!rc)
+		rc = recall_episodic(st, &terms, &p, &t);
+	if (!rc && res->mode != STORE_MODE_EPISODIC)
+		rc = semantic_blend(st, &terms, &p, res->mode, &t, info);
+	if (!rc)
+		rc = recall_select_results(st, &t, &p, limit, c, under, res);
+	if (!rc && recall_wants_completion(st, res))
+		rc = semantic_complete(st, info, &p, limit, c, under, res);
+	text_terms_release(&terms);
 	free(t.v);
 	return rc;
+}
+
+/* Results by pathway; for blended recall also convergent and completed
+ * results, timeouts and fan penalties. */
+static void recall_count_pathways(struct store *st,
+				  const struct store_results *res,
+				  const struct semantic_info *info)
+{
+	uint64_t by[4] = { 0 };
+
+	for (size_t i = 0; i < res->n; i++)
+		by[res->v[i].pathway & 3]++;
+	for (int p = 0; p < 4; p++)
+		if (by[p])
+			metrics_results(st, res->cohort, p, by[p]);
+	if (res->mode != STORE_MODE_BLENDED)
+		return;
+	metrics_blended(st, res->cohort, res->elapsed_s,
+			by[STORE_PATHWAY_CONVERGENT], by[STORE_PATHWAY_COMPLETED],
+			info->timed_out, info->fan_penalties);
 }
 
 int store_recall(struct store *st, const struct store_query *q,
 		 const struct store_caller *c, struct store_results *out)
 {
 	struct store_results res = { 0 };
+	struct semantic_info info = { 0 };
 	int64_t t0 = now_ns();
 	int rc;
 
 	res.cohort = recall_cohort(st, q, c);
 	res.cohort_applies = q->mode == STORE_MODE_AUTO;
 	res.mode = recall_mode(st, q->mode, res.cohort);
-	rc = recall_run(st, q, c, recall_limit(st, q), &res);
+	rc = recall_run(st, q, c, recall_limit(st, q), &res, &info);
 	res.elapsed_s = (double)(now_ns() - t0) / 1e9;
 	metrics_recall(st, res.cohort, res.mode, res.elapsed_s, rc != 0);
+	if (!rc)
+		recall_count_pathways(st, &res, &info);
+	semantic_info_release(&info);
 	if (rc) {
 		store_results_release(&res);
 		return rc;

@@ -93,6 +93,7 @@ static int rename_reindex(rocksdb_writebatch_t *b, struct store *st,
 		r->dl = 0;
 	}
 	r->indexed = want;
+	dirty_mark(b, st, r->a.ino);
 	text_terms_release(&t);
 	return 0;
 }
@@ -293,8 +294,10 @@ static int setattr_locked(struct store *st, uint64_t ino,
 	b = rocksdb_writebatch_create();
 	if (!rc) {
 		rename_apply_attr(&r, in, mask);
-		if (reindex)
+		if (reindex) {
 			index_update(b, st, &r, &t, &t);
+			dirty_mark(b, st, ino);
+		}
 		inode_put(b, st, &r);
 		rc = db_write(st, b, false);
 	}

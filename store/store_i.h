@@ -217,6 +217,7 @@ void metrics_flag_change(struct store *st);
 void metrics_blended(struct store *st, enum store_cohort cohort,
 		     double seconds, uint64_t convergent, uint64_t completed,
 		     bool timed_out, uint64_t fan_penalties);
+void metrics_consolidation(struct store *st, double seconds);
 void metrics_results(struct store *st, enum store_cohort cohort,
 		     enum store_pathway pathway, uint64_t n);
 

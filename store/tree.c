@@ -97,11 +97,15 @@ int tree_drop_file(rocksdb_writebatch_t *b, struct store *st,
 		   const struct inode_rec *r, struct count_delta *d)
 {
 	unsigned char key[8];
+	int rc = bindings_drop(b, st, r->a.ino);
 
+	if (rc)
+		return rc;
+	dirty_mark(b, st, r->a.ino);
 	if (r->indexed) {
 		struct text_terms t;
-		int rc = index_terms_of(st, r, &t);
 
+		rc = index_terms_of(st, r, &t);
 		if (rc)
 			return rc;
 		index_update(b, st, r, &t, NULL);

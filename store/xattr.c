@@ -78,8 +78,10 @@ static int xattr_set_confidence_locked(struct store *st, uint64_t ino,
 	if (!rc) {
 		r.a.confidence = v;
 		clock_gettime(CLOCK_REALTIME, &r.a.ctime);
-		if (r.indexed)
+		if (r.indexed) {
 			index_update(b, st, &r, &t, &t);
+			dirty_mark(b, st, ino);
+		}
 		inode_put(b, st, &r);
 		rc = db_write(st, b, false);
 	}

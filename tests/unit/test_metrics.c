@@ -79,7 +79,8 @@ struct expo {
 	char families[MAX_FAMILIES][96];
 	size_t nfamilies;
 	char type[16];		/* of the current (last) family */
-	char key[512];		/* histogram series: labels other than le */
+	char key[640];		/* histogram series: family and labels
+				 * other than le */
 	double last_le, last_bucket;
 	bool inf_seen;
 	int lineno;
@@ -252,7 +253,12 @@ static void expo_sample(struct expo *e, const char *line)
 	if (*p != ' ')
 		fail_msg("line %d: no value: %s", e->lineno, line);
 	if (!strcmp(e->type, "histogram")) {
-		expo_histogram(e, sfx, key, le, expo_number(e, p + 1));
+		char series[sizeof(key) + 128];
+
+		/* a series is its family and its labels other than le */
+		snprintf(series, sizeof(series), "%s%s",
+			 e->families[e->nfamilies - 1], key);
+		expo_histogram(e, sfx, series, le, expo_number(e, p + 1));
 	} else {
 		assert_true(le[0] == '\0');
 		expo_number(e, p + 1);
@@ -378,6 +384,12 @@ static void test_each_family_is_announced_once(void **state)
 		"engram_recall_results_total",
 		"engram_semantic_pathway_timeout_total",
 		"engram_fan_effect_penalties_total",
+		"engram_concepts_total", "engram_bindings_total",
+		"engram_concepts_formed_total",
+		"engram_bindings_created_total",
+		"engram_consolidation_failures_total",
+		"engram_concept_coherence",
+		"engram_consolidation_duration_seconds",
 		"engram_flag_changes_total",
 		"engram_flag_value", "engram_fs_operations_total",
 		"engram_fs_errors_total",
@@ -545,7 +557,7 @@ static void test_status_lines(void **state)
 	static const char *const keys[] = {
 		"version", "data_dir", "uptime_s", "episodes", "folders",
 		"indexed", "bytes", "recalls", "flag_changes", "cohort",
-		"mode", "last_consolidation",
+		"mode", "concepts", "bindings", "last_consolidation",
 	};
 	struct store *st = *state;
 	struct store_caller c = { .uid = 1000, .gid = 1000 };

@@ -1,0 +1,78 @@
+/*
+ * recall_i.h - what the two pathways of recall share: the candidate
+ * table (recall.c) and the semantic side (semantic.c).
+ */
+#ifndef ENGRAM_RECALL_I_H
+#define ENGRAM_RECALL_I_H
+
+#include "store_i.h"
+
+#define CAND_CONTRIBS 3	/* concepts kept per result for JSON output */
+
+struct cand {
+	uint64_t ino;
+	double bm25;		/* raw BM25 sum */
+	double sim_e;		/* episodic similarity 0..1 */
+	double sem;		/* semantic activation (sum of contributions) */
+	double sim;		/* the mode's similarity, what shaping uses */
+	double final;		/* what results are ranked by */
+	int64_t when;
+	double conf;
+	bool have_meta;		/* when and conf known */
+	uint8_t pathway;	/* enum store_pathway */
+	struct cand_contrib {
+		uint64_t cid;
+		float weight;
+	} contrib[CAND_CONTRIBS];	/* strongest contributing concepts */
+};
+
+struct cand_table {
+	struct cand *v;		/* open addressing, ino 0 = empty */
+	size_t cap, n;
+};
+
+struct recall_params {
+	double k1, b, avgdl, n_docs;
+	double min_conf;
+	int64_t since, until, now;
+	int decay_fn;
+	double exponent, half_life, rehearsal;
+};
+
+struct cand *cand_slot(struct cand_table *t, uint64_t ino);
+
+/* What the semantic pathway found, for blending and completion. */
+struct semantic_info {
+	struct concept_hit *concepts;	/* activated concepts, best first */
+	size_t n;
+	bool answered;		/* the semantic side contributed anything */
+	bool timed_out;		/* over semantic_timeout_ms: episodic only */
+	uint64_t fan_penalties;	/* contributions divided by a fan */
+};
+
+/*
+ * Semantic and blended modes: spread activation from the cue's concepts
+ * and from the best episodic hits into T, then set every candidate's sim
+ * (and pathway, convergent confidence) for MODE.  Candidates the semantic
+ * side adds get their time and confidence from their records.
+ */
+int semantic_blend(struct store *st, const struct text_terms *cue,
+		   const struct recall_params *p, enum store_mode mode,
+		   struct cand_table *t, struct semantic_info *info);
+/* Pattern completion: fill RES (up to LIMIT) with strongly bound members
+ * of the activated concepts that no pathway returned. */
+int semantic_complete(struct store *st, const struct semantic_info *info,
+		      const struct recall_params *p, size_t limit,
+		      const struct store_caller *c, uint64_t under,
+		      struct store_results *res);
+void semantic_info_release(struct semantic_info *info);
+
+/* recall.c helpers semantic.c uses */
+double recall_shape(const struct recall_params *p, const struct cand *c,
+		    uint64_t recalls);
+bool recall_visible(struct store *st, const struct store_caller *c,
+		    const struct inode_rec *r, uint64_t under);
+int recall_result(struct store *st, const struct inode_rec *r,
+		  const struct cand *c, struct store_result *out);
+
+#endif
