@@ -461,6 +461,46 @@ typedef void store_change_fn(void *ctx, enum store_change what, uint64_t id);
 void store_change_hook(struct store *st, store_change_fn *fn, void *ctx);
 
 /* ------------------------------------------------------------------ */
+/* Snapshots, backup, verification, maintenance                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A consistent point-in-time copy of the whole store in DIR (which must
+ * not exist), taken while writers keep writing (RocksDB checkpoint: hard
+ * links where possible).  DIR is itself a data dir engramfs can open.
+ */
+int store_checkpoint(struct store *st, const char *dir);
+
+/* An incremental backup into backup directory DIR (created if needed;
+ * RocksDB's backup engine: only new table files are copied). */
+int store_backup(struct store *st, const char *dir);
+
+/*
+ * Offline: bring SRC (a checkpoint directory or a backup directory; the
+ * latest backup) into DATADIR, which must not exist or be empty.
+ */
+int store_restore(const char *src, const char *datadir);
+
+/* Compact every column family (maintenance; also reclaims deletes). */
+int store_compact(struct store *st);
+
+/*
+ * Check that every index entry, binding and counter agrees with the
+ * episodes.  Each problem is one line in *report ("posting 'alic' ->
+ * inode 42: no such episode"); returns the number of problems (>= 0) or
+ * -errno.  Usable on a store opened read-only.
+ */
+int store_verify(struct store *st, char **report, size_t *len);
+
+/* Approximate sizes for metrics and status. */
+struct store_usage {
+	uint64_t disk_bytes;		/* live SST + WAL files */
+	uint64_t pending_compaction_bytes;
+	uint64_t memtable_bytes;
+};
+void store_usage(struct store *st, struct store_usage *out);
+
+/* ------------------------------------------------------------------ */
 /* Status and metrics                                                 */
 /* ------------------------------------------------------------------ */
 
