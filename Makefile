@@ -101,14 +101,62 @@ valgrind: $(UNIT_BIN)
 bench: all $(BENCH_BIN)
 	@tests/bench/run.sh "$(B)"
 
-## install: binaries, man pages, units and config examples under PREFIX
+## install: binaries, units, man pages, config, monitoring assets, docs under PREFIX (DESTDIR)
+# The units name /usr/local/bin (the default PREFIX): install rewrites that.
+# /etc/engramfs/example.conf is written only when missing: make install
+# never overwrites a file under /etc.  No mount.fuse.engramfs helper: for
+# fstab type fuse.engramfs, mount(8) runs /sbin/mount.fuse (fuse3), which
+# runs `engramfs DATADIR MNT -o OPTS` from /bin/sh's default PATH (both
+# /usr/local/bin and /usr/bin are on it); a helper named
+# mount.fuse.engramfs would get mount(8)'s arguments (-t ...), which the
+# daemon refuses.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+LIBEXECDIR ?= $(PREFIX)/libexec/engramfs
+DOCDIR     ?= $(PREFIX)/share/doc/engramfs
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INST_UNITS := $(wildcard systemd/*.service systemd/*.timer)
+UNIT_SED   := -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' \
+              -e 's|/usr/local/libexec/engramfs/|$(LIBEXECDIR)/|g'
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/share/doc/engramfs $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(DOCDIR)/monitoring $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(SYSCONFDIR)/engramfs
 	install -m 755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/engramfs
-	ln -sf ../bin/engramfs $(DESTDIR)$(PREFIX)/sbin/mount.fuse.engramfs 2>/dev/null || true
-	install -m 644 docs/engramfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 644 config/*.conf $(DESTDIR)$(PREFIX)/share/doc/engramfs/
+	if [ -x $(B)/engramctl ]; then \
+	    install -m 755 $(B)/engramctl $(DESTDIR)$(PREFIX)/bin/engramctl; fi
+	install -m 755 config/monitoring/engramfs-textfile.sh \
+	    $(DESTDIR)$(LIBEXECDIR)/engramfs-textfile
+	for u in $(INST_UNITS); do \
+	    sed $(UNIT_SED) $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	install -m 644 docs/engramfs.8 $(DESTDIR)$(MANDIR)/man8/
+	if [ -f docs/engramctl.1 ]; then install -d $(DESTDIR)$(MANDIR)/man1 && \
+	    install -m 644 docs/engramctl.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	if [ -f ctl/engramctl.bash-completion ]; then install -d $(DESTDIR)$(BASHCOMPDIR) && \
+	    install -m 644 ctl/engramctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/engramctl; fi
+	install -m 644 README.md docs/*.md config/*.conf $(DESTDIR)$(DOCDIR)/
+	install -m 644 config/monitoring/*.yml config/monitoring/*.json \
+	    config/monitoring/*.md $(DESTDIR)$(DOCDIR)/monitoring/
+	install -m 755 mnt-examples/*.sh $(DESTDIR)$(DOCDIR)/examples/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/engramfs/example.conf ] || \
+	    install -m 644 config/production.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/engramfs/example.conf
+	l=$(DESTDIR)$(PREFIX)/sbin/mount.fuse.engramfs; \
+	    if [ -L $$l ] && [ "$$(readlink $$l)" = ../bin/engramfs ]; then rm -f $$l; fi
+
+## uninstall: remove what install placed (not /etc/engramfs, not the data)
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/engramfs $(DESTDIR)$(PREFIX)/bin/engramctl \
+	    $(DESTDIR)$(LIBEXECDIR)/engramfs-textfile \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(INST_UNITS))) \
+	    $(DESTDIR)$(MANDIR)/man8/engramfs.8 $(DESTDIR)$(MANDIR)/man1/engramctl.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/engramctl
+	case "$(DOCDIR)" in */engramfs) rm -rf -- "$(DESTDIR)$(DOCDIR)" ;; esac
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
+.PHONY: uninstall
 
 format:
 	clang-format -i store/*.[ch] fs/*.[ch] tests/unit/*.[ch] tests/bench/*.c

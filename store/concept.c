@@ -42,15 +42,30 @@
  *     because it changed during the run has no binding until the next
  *     run.  Readers also tolerate a bound episode that no longer exists.
  *
+ * Labels.  A label is the three heaviest centroid terms, each written as
+ * the lower-case word that analyses to the stem most often in the text of
+ * a few members ("coffee-alice-station", not "coffe-alic-station"),
+ * stripped to [a-z0-9] and joined with '-'; the stem stands in when no
+ * ASCII word does.  A clash takes the first free of -2, -3...  A label
+ * stays while any of its three stems is still among the concept's eight
+ * heaviest terms, so a file name does not change under a user as members
+ * come and go; only a concept whose subject drifted away is renamed.  The
+ * words of the "terms:" line are redone (member texts read) only for
+ * stems that are new to the top five.
+ *
  * The cache.  Recall must match a cue against every concept in well
  * under a millisecond, so the top terms of every centroid live in memory
  * in an inverted map (term -> (concept, weight)); matching touches only
  * the concepts that share a term with the cue, and costs nothing for
  * concepts that share none.  One pthread rwlock guards it: recall threads
- * read, and a run publishes each chunk's results under the write side for
- * the few microseconds a swap takes.  Everything a reader hands out is
- * copied while the read lock is held.  The cache is loaded by
- * concept_init (open) from the records, never from the sums.
+ * read, and a run publishes each chunk's results under the write side;
+ * a posting knows its place in its list, so replacing a concept costs
+ * O(64), not the length of the lists of common terms (which made the
+ * write side hold readers for tens of milliseconds, measured).  Every
+ * thing a reader hands out is copied while the read lock is held.  The
+ * cache is loaded by concept_init (open) from the records, never from
+ * the sums; a publish that fails (ENOMEM) marks it stale, and the next
+ * run reloads it.
  *
  * Matching uses the truncated centroid (64 heaviest terms), so a cosine
  * is a slight underestimate; the run checks a candidate against the full
@@ -73,7 +88,6 @@
 #include "concept_i.h"
 
 #define CONCEPT_VERSION 1
-#define CONCEPT_HDR 40
 /* Cue terms looked at: a cue of 64 distinct terms is plenty (recall.c). */
 #define CONCEPT_CUE_TERMS 64
 /* Member texts read to find the words behind a label's stems. */
@@ -548,7 +562,8 @@ static size_t concept_sum_key(unsigned char *k, uint64_t id, const char *term)
 
 	k[0] = 0xff;
 	be64_put(k + 1, id);
-	memcpy(k + 9, term, n);
+	if (n)
+		memcpy(k + 9, term, n);
 	return 9 + n;
 }
 
@@ -1119,6 +1134,7 @@ void concept_count_run(struct store *st, double seconds, bool failed,
 	c->analysed_total += analysed;
 	c->last_run_ns = (uint64_t)(seconds * 1e9);
 	c->last_run_end = now_ns() / 1000000000;
+	metrics_consolidation(st, seconds);
 }
 
 void concept_stats(struct store *st, struct concept_stats *out)
