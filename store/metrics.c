@@ -41,6 +41,7 @@
  * therefore exposed as untyped, which Prometheus stores like a gauge.  Names
  * we choose ourselves follow the conventions (engram_folders is a gauge).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -48,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "concept_i.h"
 
@@ -656,6 +658,65 @@ static void metrics_render_concepts(struct metrics_out *o, struct store *st)
 			    &st->metrics->consolidation_time);
 }
 
+/* Resident set size of this process, from /proc/self/statm. */
+static uint64_t metrics_rss_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Open file descriptors of this process (a leak shows here first). */
+static uint64_t metrics_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	uint64_t n = 0;
+
+	if (!d)
+		return 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n > 3 ? n - 3 : 0;	/* ".", "..", and opendir's own */
+}
+
+/* Process and database figures: memory, descriptors, bytes on disk. */
+static void metrics_render_process(struct metrics_out *o, struct store *st)
+{
+	struct store_usage u;
+	char buf[32];
+
+	store_usage(st, &u);
+	metrics_family(o, "engram_process_resident_memory_bytes", "gauge",
+		       "Resident memory of the daemon in bytes.");
+	snprintf(buf, sizeof(buf), "%" PRIu64, metrics_rss_bytes());
+	metrics_sample(o, "engram_process_resident_memory_bytes", "", NULL,
+		       NULL, buf);
+	metrics_family(o, "engram_process_open_fds", "gauge",
+		       "Open file descriptors of the daemon.");
+	metrics_sample_u64(o, "engram_process_open_fds", NULL, NULL,
+			   metrics_open_fds());
+	metrics_family(o, "engram_store_disk_bytes", "gauge",
+		       "RocksDB table and log files of the store, in bytes.");
+	metrics_sample_u64(o, "engram_store_disk_bytes", NULL, NULL,
+			   u.disk_bytes);
+	metrics_family(o, "engram_store_pending_compaction_bytes", "gauge",
+		       "Bytes RocksDB estimates compaction still has to "
+		       "rewrite.");
+	metrics_sample_u64(o, "engram_store_pending_compaction_bytes", NULL,
+			   NULL, u.pending_compaction_bytes);
+	metrics_family(o, "engram_store_memtable_bytes", "gauge",
+		       "Bytes held in RocksDB memtables.");
+	metrics_sample_u64(o, "engram_store_memtable_bytes", NULL, NULL,
+			   u.memtable_bytes);
+}
+
 static void metrics_render_flags(struct metrics_out *o, struct store *st)
 {
 	char buf[40];
@@ -711,6 +772,7 @@ static void metrics_render_all(struct metrics_out *o, struct store *st)
 	metrics_render_recall(o, st->metrics);
 	metrics_render_blended(o, st->metrics);
 	metrics_render_concepts(o, st);
+	metrics_render_process(o, st);
 	metrics_render_flags(o, st);
 	metrics_render_fs(o, st->metrics);
 	/* Consolidation and blending families go here (see the reserved
