@@ -29,6 +29,8 @@ FS_SRC    := $(wildcard fs/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 STORE_OBJ := $(STORE_SRC:%.c=$(B)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(B)/%.o)
+CTL_SRC   := $(wildcard ctl/*.c)
+CTL_OBJ   := $(CTL_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BENCH_BIN := $(B)/tests/bench/floorfs $(B)/tests/bench/benchclient
 
@@ -42,7 +44,15 @@ RUN_CONF ?= $(CURDIR)/config/development.conf
 
 .PHONY: all deps run stop test units unit e2e asan valgrind bench install clean help format lint
 
-all: $(DAEMON)
+CTL       := $(B)/engramctl
+
+all: $(DAEMON) $(CTL)
+
+# engramctl finds its load-test scenarios where make install puts them.
+$(CTL_OBJ): CPPFLAGS += -DCTL_SCENARIO_DIR='"$(PREFIX)/share/engramfs/scenarios"'
+
+$(CTL): $(CTL_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(STORE_LIBS) $(LDLIBS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -141,6 +151,9 @@ install: all
 	install -m 644 config/monitoring/*.yml config/monitoring/*.json \
 	    config/monitoring/*.md $(DESTDIR)$(DOCDIR)/monitoring/
 	install -m 755 mnt-examples/*.sh $(DESTDIR)$(DOCDIR)/examples/
+	install -d $(DESTDIR)$(PREFIX)/share/engramfs/scenarios
+	install -m 644 config/scenarios/*.conf \
+	    $(DESTDIR)$(PREFIX)/share/engramfs/scenarios/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/engramfs/example.conf ] || \
 	    install -m 644 config/production.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/engramfs/example.conf
@@ -159,10 +172,10 @@ uninstall:
 .PHONY: uninstall
 
 format:
-	clang-format -i store/*.[ch] fs/*.[ch] tests/unit/*.[ch] tests/bench/*.c
+	clang-format -i store/*.[ch] fs/*.[ch] ctl/*.[ch] tests/unit/*.[ch] tests/bench/*.c
 
 lint:
-	cppcheck --quiet --enable=warning,performance --std=c11 store fs
+	cppcheck --quiet --enable=warning,performance --std=c11 store fs ctl
 
 clean:
 	rm -rf build
@@ -171,4 +184,4 @@ clean:
 help:
 	@grep -E '^## ' Makefile | sed 's/^## /  make /'
 
--include $(STORE_OBJ:.o=.d) $(FS_OBJ:.o=.d)
+-include $(STORE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d)

@@ -89,6 +89,7 @@ run_e2e() {
 		return
 	fi
 	export ENGRAMFS=$BUILD/engramfs
+	export ENGRAMCTL=$BUILD/engramctl
 	if [[ ! -x $ENGRAMFS ]]; then
 		echo "${RED}FAIL${OFF} e2e: no daemon at $ENGRAMFS (run make all)"
 		failed=$((failed + 1)); failures+=("e2e: daemon missing")
