@@ -1763,8 +1763,12 @@ int store_episode_concepts(struct store *st, uint64_t ino, char **out,
 	return 0;
 }
 
+/* Under the run lock: a run calls the hook only while it holds it, so
+ * once this returns the old function and context are never used again. */
 void store_change_hook(struct store *st, store_change_fn *fn, void *ctx)
 {
+	concept_run_lock(st);
 	st->change_ctx = ctx;
 	st->change_fn = fn;
+	concept_run_unlock(st);
 }

@@ -21,7 +21,7 @@ struct concept_stats {
 	uint64_t formed_total;		/* concepts formed since open */
 	uint64_t bindings_created_total;	/* bindings created since open */
 	uint64_t failures_total;	/* runs that ended in an error */
-	uint64_t runs_total;		/* runs that did any work */
+	uint64_t runs_total;		/* runs, empty ones included */
 	uint64_t analysed_total;	/* episodes read and analysed by runs */
 	double coherence_sum;		/* over live concepts, for the mean */
 	double last_run_seconds;
