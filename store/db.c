@@ -435,6 +435,8 @@ int store_open(const char *dir, const struct store_options *opt,
 		rc = flag_load(st);
 	if (!rc)
 		rc = concept_init(st);
+	if (!rc && !st->read_only)
+		rc = rehearse_start(st);
 	if (rc)
 		goto out_release;
 	*out = st;
@@ -466,6 +468,7 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	store_background_stop(st);
+	rehearse_stop(st);
 	if (!st->read_only) {
 		rocksdb_flush_wal(st->db, 1, &err);
 		err_from_rocksdb(&err, "close");

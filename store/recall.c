@@ -510,31 +510,19 @@ static int recall_collect(struct store *st, const struct cand *v, size_t n,
 	return rc;
 }
 
-/* Bump recall count and time of every result; losing this is harmless. */
+/* Queue every result for rehearsal (rehearse.c writes it). */
 static void recall_rehearse(struct store *st, const struct store_results *res)
 {
-	rocksdb_writebatch_t *b;
-	int64_t now = now_ns();
-	unsigned char key[8];
-	char val[16];
-	uint64_t one = 1;
-	int rc;
+	uint64_t ino[64];
+	size_t n = 0;
 
-	if (st->read_only || !res->n)
-		return;
-	memcpy(val, &one, 8);
-	memcpy(val + 8, &now, 8);
-	b = rocksdb_writebatch_create();
 	for (size_t i = 0; i < res->n; i++) {
-		be64_put(key, res->v[i].ino);
-		rocksdb_writebatch_merge_cf(b, st->cf[CF_RSTAT],
-					    (const char *)key, 8, val, 16);
+		ino[n++] = res->v[i].ino;
+		if (n == 64 || i + 1 == res->n) {
+			rehearse_note(st, ino, n);
+			n = 0;
+		}
 	}
-	rc = db_write(st, b, false);
-	if (rc)
-		store_log(STORE_LOG_WARNING, "recall history not updated: %s",
-			  strerror(-rc));
-	rocksdb_writebatch_destroy(b);
 }
 
 /* Folder of under= as an inode number; -ENOENT if there is none. */

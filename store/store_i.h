@@ -25,10 +25,10 @@ enum db_cf {
 	CF_HISTORY,	/* seq -> history line */
 	CF_RSTAT,	/* ino -> recall count, last recall (merge) */
 	/* dual memory (consolidate.c, concept.c) */
-	CF_DIRTY,	/* ino -> "" : changed since the last consolidation */
+	CF_DIRTY,	/* ino -> u64 mark: changed since the last consolidation */
 	CF_VECTORS,	/* ino -> term vector as last consolidated */
 	CF_DF,		/* term -> int64 document frequency of vectors */
-	CF_CONCEPTS,	/* concept id -> concept record (centroid...) */
+	CF_CONCEPTS,	/* concept id -> record; 0xff id stem -> sum weight */
 	CF_LABELS,	/* label -> concept id */
 	CF_BINDINGS,	/* 'e' ino cid -> strength; 'c' cid ino -> strength */
 	CF__COUNT
@@ -74,6 +74,7 @@ struct store {
 	struct background *bg;		/* consolidate.c */
 	store_change_fn *change_fn;
 	void *change_ctx;
+	struct rehearse *rehearse;	/* rehearse.c */
 };
 
 /* db.c */
@@ -183,6 +184,12 @@ int episode_bindings(struct store *st, uint64_t ino, struct binding **out,
 int concept_info(struct store *st, uint64_t cid, struct concept_hit *out);
 /* Label of concept CID (malloc'd). */
 int concept_label(struct store *st, uint64_t cid, char **out);
+
+/* rehearse.c: recall history written by a thread, off the recall path.
+ * start/stop in store_open/store_close; stop writes what is queued. */
+int rehearse_start(struct store *st);
+void rehearse_stop(struct store *st);
+void rehearse_note(struct store *st, const uint64_t *ino, size_t n);
 
 /* flag.c: load persisted values at open (defaults where absent). */
 int flag_load(struct store *st);

@@ -130,12 +130,8 @@ int store_xattr_get(struct store *st, uint64_t ino, const char *name,
 		*len = strlen(buf);
 		return *val ? 0 : -ENOMEM;
 	}
-	if (!strcmp(name, XATTR_CONCEPTS)) {
-		/* NEEDSWORK: bindings come with consolidation (issue 3). */
-		*val = strdup("");
-		*len = 0;
-		return *val ? 0 : -ENOMEM;
-	}
+	if (!strcmp(name, XATTR_CONCEPTS))
+		return store_episode_concepts(st, ino, val, len);
 	rc = db_get(st, CF_XATTRS, key, xattr_key(key, ino, name), val, len);
 	return rc == -ENOENT ? -ENODATA : rc;
 }
