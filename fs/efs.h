@@ -12,8 +12,10 @@
  *   handle.c    open-file state: per-fd handles, the shared per-inode
  *               episode buffer, the invalidation notifier thread
  *   root.c      the root directory and its files (status, metrics,
- *               query, ctl), the empty concepts/ and snapshots/
+ *               query, ctl)
+ *   snapshots.c snapshots/: mkdir = checkpoint, ls, rmdir
  *   episodes.c  episodes/: the stored tree
+ *   concepts.c  concepts/: one file per concept; the store's change hook
  *   recall.c    recall/: any name is a query
  *   flags.c     flags/: one file per runtime flag, .history
  *
@@ -117,6 +119,8 @@ void efs_config_watch_stop(struct efs *fs);
 #define EFS_INO_CTL        (EFS_SYN + 8)
 #define EFS_INO_HISTORY    (EFS_SYN + 9)
 #define EFS_INO_FLAG_BASE  (EFS_SYN + 0x1000)		/* + store_flag_id */
+#define EFS_INO_SNAP_BASE  (EFS_SYN + (1ULL << 32))	/* snapshots.c */
+#define EFS_INO_CONCEPT_BASE (EFS_SYN + (1ULL << 36))	/* + concept id */
 #define EFS_INO_RECALL_BASE (EFS_SYN + (1ULL << 40))	/* dynamic */
 
 enum efs_class {
@@ -129,7 +133,9 @@ enum efs_class {
 	EFS_C_FLAG,		/* flags/NAME */
 	EFS_C_HISTORY,		/* flags/.history */
 	EFS_C_CONCEPTS_DIR,
+	EFS_C_CONCEPT,		/* concepts/LABEL */
 	EFS_C_SNAPSHOTS_DIR,
+	EFS_C_SNAPSHOT,		/* snapshots/NAME */
 	EFS_C_QUERY,
 	EFS_C_METRICS,
 	EFS_C_STATUS,
@@ -187,8 +193,10 @@ struct efs_fh {
 	char *buf;
 	size_t len;
 	/* A reader's snapshot: the attributes at open, for fstat(2) after
-	 * the episode is unlinked. */
+	 * the episode is unlinked; listed by inode while open (handle.c). */
 	struct store_attr attr;
+	struct efs_fh *next_reader;
+	bool reader_listed;
 	/* query: the cue being written, where the answer starts */
 	pthread_mutex_t lock;
 	char *cue;
@@ -198,11 +206,14 @@ struct efs_fh {
 	off_t base;		/* file offset of the first read */
 };
 
-/* Directory handle of a store folder (fi->fh of opendir). */
+/* Directory handle of a store folder or of concepts/ (fi->fh of
+ * opendir): where the last listing stopped, to resume by name. */
 struct efs_dirh {
 	char *last;		/* name of the last entry returned */
 	off_t next;		/* offset after it */
 };
+int efs_dirh_open(struct fuse_file_info *fi);
+void efs_dirh_release(struct fuse_file_info *fi);
 
 struct efs_fh *efs_fh_new(enum efs_class cls, fuse_ino_t ino, int flags);
 void efs_fh_free(struct efs *fs, struct efs_fh *fh);
@@ -210,6 +221,11 @@ static inline struct efs_fh *efs_fh_of(const struct fuse_file_info *fi)
 {
 	return (struct efs_fh *)(uintptr_t)fi->fh;
 }
+/* List a reader's snapshot handle by its inode, until efs_fh_free. */
+void efs_reader_add(struct efs_fh *fh);
+/* Attributes of an unlinked episode that a reader still has open (its
+ * snapshot, nlink 0): -ENOENT if none. */
+int efs_reader_stat(struct efs *fs, uint64_t ino, struct stat *st);
 /* The part [off, off+size) of BUF/LEN, pointing into BUF. */
 void efs_fh_slice(const char *buf, size_t len, size_t size, off_t off,
 		  const char **data, size_t *n);
@@ -249,6 +265,13 @@ void efs_notifier_stop(struct efs *fs);
 void efs_notify_inval(struct efs *fs, uint64_t ino);
 void efs_notify_inval_entry(struct efs *fs, uint64_t parent,
 			    const char *name);
+/*
+ * Wait until every notification queued so far has been sent, at most
+ * SECONDS (-ETIMEDOUT).  For a request that changed what other nodes show
+ * (ctl consolidate) and should not return before the kernel forgot it.
+ * Never waits for itself: the notifier thread sends on its own.
+ */
+int efs_notify_wait(struct efs *fs, double seconds);
 
 /* ------------------------------------------------------------------ */
 /* Module entry points (called from ops.c)                            */
@@ -295,8 +318,6 @@ int efs_ep_fgetattr(struct efs *fs, const struct efs_fh *fh, struct stat *st);
 int efs_ep_setattr(struct efs *fs, fuse_req_t req, uint64_t ino,
 		   const struct stat *in, int to_set, struct efs_fh *fh,
 		   struct stat *out);
-int efs_ep_opendir(struct efs *fs, uint64_t ino, struct fuse_file_info *fi);
-void efs_ep_releasedir(struct fuse_file_info *fi);
 int efs_ep_readdir(struct efs *fs, fuse_req_t req, uint64_t ino,
 		   size_t size, off_t off, struct fuse_file_info *fi,
 		   bool plus, struct efs_rbuf *rb);
@@ -336,6 +357,35 @@ int efs_recall_open(struct efs *fs, fuse_req_t req, fuse_ino_t ino,
 /* Run Q for the caller of REQ and render it (shared with query). */
 int efs_recall_answer(struct efs *fs, fuse_req_t req,
 		      const struct store_query *q, char **out, size_t *len);
+
+/* concepts.c */
+int efs_concepts_lookup(struct efs *fs, const char *name,
+			struct fuse_entry_param *e);
+int efs_concepts_getattr(struct efs *fs, fuse_ino_t ino, struct stat *st);
+int efs_concepts_readdir(struct efs *fs, fuse_req_t req, size_t size,
+			 off_t off, struct fuse_file_info *fi, bool plus,
+			 struct efs_rbuf *rb);
+int efs_concepts_open(struct efs *fs, fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi);
+/* Concept nodes: the kernel's lookup counts on concept files. */
+void efs_concepts_forget(fuse_ino_t ino, uint64_t nlookup);
+size_t efs_concepts_node_count(void);
+void efs_concepts_clear(void);
+/* The store_change_fn (CTX is the struct efs): queues invalidations. */
+void efs_concepts_changed(void *ctx, enum store_change what, uint64_t id);
+
+/* snapshots.c */
+int efs_snap_lookup(struct efs *fs, const char *name,
+		    struct fuse_entry_param *e);
+int efs_snap_getattr(struct efs *fs, fuse_ino_t ino, struct stat *st);
+/* INO is snapshots/ (the snapshots) or a snapshot (empty). */
+int efs_snap_readdir(struct efs *fs, fuse_req_t req, fuse_ino_t ino,
+		     size_t size, off_t off, bool plus, struct efs_rbuf *rb);
+int efs_snap_mkdir(struct efs *fs, fuse_req_t req, const char *name,
+		   struct fuse_entry_param *e);
+int efs_snap_rmdir(struct efs *fs, fuse_req_t req, const char *name);
+/* At shutdown: free the number table. */
+void efs_snap_clear(void);
 
 /* flags.c */
 int efs_flags_lookup(struct efs *fs, const char *name,

@@ -25,6 +25,13 @@
  *  - Times: setting atime/mtime on an episode with uncommitted writes
  *    commits them first, so that `cp -p` (write, futimens, close) keeps
  *    the time it set instead of getting the commit's "now".
+ *  - Extended attributes are the store's (store_xattr_*), except that a
+ *    get of user.engram.concepts is answered by store_episode_concepts:
+ *    "label<TAB>strength" lines, one per concept the episode is bound to,
+ *    empty when none.  It stays read-only (the store refuses set and
+ *    remove with EPERM) and is never listed by listxattr, so `cp -a` and
+ *    rsync -X do not try to copy it and fail.  The kernel does not cache
+ *    xattrs, so a consolidation that changes it needs no invalidation.
  *
  * Directory offsets: "." is entry 0, ".." entry 1, the n-th name entry
  * n+2; the offset of an entry is its index + 1.  A directory handle
@@ -40,6 +47,9 @@
 #include <sys/xattr.h>
 
 #include "efs.h"
+
+/* Computed from the episode's bindings; see the top of the file. */
+#define EFS_XATTR_CONCEPTS "user.engram.concepts"
 
 static void efs_ep_entry(struct efs *fs, const struct store_attr *a,
 			 struct fuse_entry_param *e)
@@ -78,8 +88,12 @@ int efs_ep_getattr(struct efs *fs, uint64_t ino, struct stat *st)
 	int r;
 
 	r = store_getattr(fs->st, ino, &a);
-	if (r == -ENOENT)
-		return efs_estate_orphan_stat(fs, ino, st);
+	if (r == -ENOENT) {
+		/* Unlinked but open: a writer's buffer or a reader's
+		 * snapshot.  fstat(2) gets here with no file handle. */
+		r = efs_estate_orphan_stat(fs, ino, st);
+		return r == -ENOENT ? efs_reader_stat(fs, ino, st) : r;
+	}
 	if (r < 0)
 		return r;
 	efs_store_stat(fs, &a, st);
@@ -187,26 +201,6 @@ int efs_ep_setattr(struct efs *fs, fuse_req_t req, uint64_t ino,
 /* ------------------------------------------------------------------ */
 /* Directories                                                        */
 /* ------------------------------------------------------------------ */
-
-int efs_ep_opendir(struct efs *fs, uint64_t ino, struct fuse_file_info *fi)
-{
-	struct efs_dirh *dh = calloc(1, sizeof(*dh));
-
-	if (!dh)
-		return -ENOMEM;
-	fi->fh = (uintptr_t)dh;
-	return 0;
-}
-
-void efs_ep_releasedir(struct fuse_file_info *fi)
-{
-	struct efs_dirh *dh = (struct efs_dirh *)(uintptr_t)fi->fh;
-
-	if (!dh)
-		return;
-	free(dh->last);
-	free(dh);
-}
 
 struct efs_ep_fill {
 	struct efs *fs;
@@ -410,6 +404,8 @@ static int efs_ep_open_attr(struct efs *fs, const struct store_attr *a,
 		efs_fh_free(fs, fh);
 		return r;
 	}
+	if (!fh->writable)
+		efs_reader_add(fh);
 	fi->fh = (uintptr_t)fh;
 	return 0;
 }
@@ -629,6 +625,8 @@ void efs_ep_release(struct efs *fs, struct efs_fh *fh)
 int efs_ep_getxattr(struct efs *fs, uint64_t ino, const char *name,
 		    char **val, size_t *len)
 {
+	if (!strcmp(name, EFS_XATTR_CONCEPTS))
+		return store_episode_concepts(fs->st, ino, val, len);
 	return store_xattr_get(fs->st, ino, name, val, len);
 }
 

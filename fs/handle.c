@@ -2,6 +2,10 @@
  * handle.c - open-file state: per-fd handles, the shared buffer of an open
  * episode, and the notifier thread that keeps the kernel's caches honest.
  *
+ * Directory handles (struct efs_dirh) of episodes/ folders and concepts/
+ * remember where a listing stopped, so that the next readdir resumes by
+ * name.
+ *
  * Per-fd handles (struct efs_fh, fi->fh).  Synthetic files render their
  * whole content at open into fh->buf and serve reads from it: the content
  * is computed fresh at every open and is stable for the life of the fd.
@@ -72,7 +76,18 @@
  * because the kernel may hold the inode's page locks while it waits for
  * that very request.  Episode names need no notification: every namespace
  * change comes through the kernel.  Recall names do (recall.c): the
- * notifier also drops their dentries.
+ * notifier also drops their dentries, and so do concept names that a
+ * consolidation removed or renamed (concepts.c).
+ *
+ * A request may wait for the notifier (efs_notify_wait) when what it did
+ * changes other nodes and its caller expects to see that at once: ctl's
+ * consolidate waits until the invalidations its run queued are sent, so
+ * `echo consolidate > ctl; ls concepts/x` never sees a dissolved concept.
+ * That is safe where sending from the request is not: the request holds
+ * no lock of the nodes invalidated (the kernel holds only ctl's), and
+ * the wait is bounded by EFS_TIMEOUT, after which the kernel's caches
+ * expire anyway, so even a notifier stuck behind a busy directory cannot
+ * hold the request longer than that.
  *
  * Rejected: direct I/O for writers (no shared mmap, so no fsx mapped
  * writes); page cache for readers (it is per inode, so a reader would see
@@ -122,10 +137,14 @@ struct efs_fh *efs_fh_new(enum efs_class cls, fuse_ino_t ino, int flags)
 	return fh;
 }
 
+static void efs_reader_del(struct efs_fh *fh);
+
 void efs_fh_free(struct efs *fs, struct efs_fh *fh)
 {
 	if (!fh)
 		return;
+	if (fh->reader_listed)
+		efs_reader_del(fh);
 	if (fh->es)
 		efs_estate_put(fs, fh->es);
 	pthread_mutex_destroy(&fh->lock);
@@ -163,6 +182,92 @@ int efs_fh_read(const struct efs_fh *fh, size_t size, off_t off,
 	memcpy(rb->alloc, p, n);
 	rb->data = rb->alloc;
 	rb->len = n;
+	return 0;
+}
+
+int efs_dirh_open(struct fuse_file_info *fi)
+{
+	struct efs_dirh *dh = calloc(1, sizeof(*dh));
+
+	if (!dh)
+		return -ENOMEM;
+	fi->fh = (uintptr_t)dh;
+	return 0;
+}
+
+void efs_dirh_release(struct fuse_file_info *fi)
+{
+	struct efs_dirh *dh = (struct efs_dirh *)(uintptr_t)fi->fh;
+
+	if (!dh)
+		return;
+	free(dh->last);
+	free(dh);
+	fi->fh = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Readers by inode                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * fstat(2) on a reader's descriptor after the episode was unlinked: the
+ * kernel sends GETATTR by inode with no file handle (fuse_getattr passes
+ * none), the store no longer has the inode, and the answer must come
+ * from the reader's snapshot (fh->attr, fh->len).  So read-only episode
+ * handles are listed by inode while open.  Same fixed bucket count as the
+ * estate table: it holds open files.  The lock is a leaf.
+ */
+#define EFS_READER_BUCKETS 1024
+
+static struct {
+	pthread_mutex_t lock;
+	struct efs_fh *b[EFS_READER_BUCKETS];
+} efs_rd = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void efs_reader_add(struct efs_fh *fh)
+{
+	struct efs_fh **head = &efs_rd.b[fh->ino % EFS_READER_BUCKETS];
+
+	pthread_mutex_lock(&efs_rd.lock);
+	fh->next_reader = *head;
+	*head = fh;
+	fh->reader_listed = true;
+	pthread_mutex_unlock(&efs_rd.lock);
+}
+
+static void efs_reader_del(struct efs_fh *fh)
+{
+	struct efs_fh **pp = &efs_rd.b[fh->ino % EFS_READER_BUCKETS];
+
+	pthread_mutex_lock(&efs_rd.lock);
+	while (*pp && *pp != fh)
+		pp = &(*pp)->next_reader;
+	if (*pp)
+		*pp = fh->next_reader;
+	fh->reader_listed = false;
+	pthread_mutex_unlock(&efs_rd.lock);
+}
+
+int efs_reader_stat(struct efs *fs, uint64_t ino, struct stat *st)
+{
+	struct efs_fh *p;
+	struct store_attr a;
+	bool found = false;
+
+	pthread_mutex_lock(&efs_rd.lock);
+	for (p = efs_rd.b[ino % EFS_READER_BUCKETS]; p; p = p->next_reader)
+		if (p->ino == ino && p->attr.ino == ino) {
+			a = p->attr;
+			a.size = p->len;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&efs_rd.lock);
+	if (!found)
+		return -ENOENT;
+	efs_store_stat(fs, &a, st);	/* outside the lock: it takes others */
+	st->st_nlink = 0;
 	return 0;
 }
 
@@ -562,6 +667,9 @@ struct efs_notifier {
 	struct efs_note *q;	/* pending; duplicates are harmless */
 	size_t n, cap;
 	bool stop;
+	/* Notes queued and sent so far, for efs_notify_wait. */
+	uint64_t queued, sent;
+	pthread_cond_t sent_cond;	/* CLOCK_MONOTONIC */
 };
 
 static void efs_note_send(struct efs *fs, const struct efs_note *nt)
@@ -586,6 +694,7 @@ static void *efs_notifier_main(void *arg)
 	struct efs_notifier *nt = fs->notifier;
 	struct efs_note *batch;
 	size_t n, i;
+	uint64_t upto;
 
 	pthread_mutex_lock(&nt->lock);
 	for (;;) {
@@ -596,6 +705,7 @@ static void *efs_notifier_main(void *arg)
 		/* Take the whole queue, send without the lock held. */
 		batch = nt->q;
 		n = nt->n;
+		upto = nt->queued;
 		nt->q = NULL;
 		nt->n = nt->cap = 0;
 		pthread_mutex_unlock(&nt->lock);
@@ -605,7 +715,11 @@ static void *efs_notifier_main(void *arg)
 		}
 		free(batch);
 		pthread_mutex_lock(&nt->lock);
+		nt->sent = upto;
+		pthread_cond_broadcast(&nt->sent_cond);
 	}
+	nt->sent = nt->queued;	/* nothing more will be sent: release */
+	pthread_cond_broadcast(&nt->sent_cond);
 	pthread_mutex_unlock(&nt->lock);
 	return NULL;
 }
@@ -613,6 +727,7 @@ static void *efs_notifier_main(void *arg)
 int efs_notifier_start(struct efs *fs)
 {
 	struct efs_notifier *nt = calloc(1, sizeof(*nt));
+	pthread_condattr_t ca;
 	sigset_t all, old;
 	int r;
 
@@ -620,6 +735,10 @@ int efs_notifier_start(struct efs *fs)
 		return -ENOMEM;
 	pthread_mutex_init(&nt->lock, NULL);
 	pthread_cond_init(&nt->cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&nt->sent_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	fs->notifier = nt;
 	/* Signals are for the session loop's thread. */
 	sigfillset(&all);
@@ -628,6 +747,7 @@ int efs_notifier_start(struct efs *fs)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
 		fs->notifier = NULL;
+		pthread_cond_destroy(&nt->sent_cond);
 		pthread_cond_destroy(&nt->cond);
 		pthread_mutex_destroy(&nt->lock);
 		free(nt);
@@ -649,6 +769,7 @@ void efs_notifier_stop(struct efs *fs)
 	pthread_mutex_unlock(&nt->lock);
 	pthread_join(nt->thread, NULL);
 	fs->notifier = NULL;
+	pthread_cond_destroy(&nt->sent_cond);
 	pthread_cond_destroy(&nt->cond);
 	pthread_mutex_destroy(&nt->lock);
 	for (i = 0; i < nt->n; i++)
@@ -680,6 +801,7 @@ static void efs_notify(struct efs *fs, uint64_t ino, const char *name)
 		nt->cap = cap;
 	}
 	nt->q[nt->n++] = (struct efs_note){ ino, copy };
+	nt->queued++;
 	pthread_cond_signal(&nt->cond);
 	pthread_mutex_unlock(&nt->lock);
 	return;
@@ -700,4 +822,28 @@ void efs_notify_inval_entry(struct efs *fs, uint64_t parent,
 			    const char *name)
 {
 	efs_notify(fs, parent, name);
+}
+
+int efs_notify_wait(struct efs *fs, double seconds)
+{
+	struct efs_notifier *nt = fs->notifier;
+	struct timespec until;
+	uint64_t target;
+	int r = 0;
+
+	if (!nt)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)seconds;
+	until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&nt->lock);
+	target = nt->queued;
+	while (nt->sent < target && r == 0)
+		r = pthread_cond_timedwait(&nt->sent_cond, &nt->lock, &until);
+	pthread_mutex_unlock(&nt->lock);
+	return r ? -r : 0;
 }

@@ -12,8 +12,13 @@
  *                              for them: FORGET of a store inode is a no-op.
  *   STORE_INO_LIMIT ...        synthetic nodes: fixed numbers for the
  *                              directories and root files, base + flag id
- *                              for flags/NAME, and a counter for recall/NAME
- *                              starting at EFS_INO_RECALL_BASE.
+ *                              for flags/NAME, a counter for snapshots/NAME
+ *                              (EFS_INO_SNAP_BASE; snapshots.c), base +
+ *                              concept id for concepts/LABEL
+ *                              (EFS_INO_CONCEPT_BASE, up to
+ *                              the recall range; concepts.c), and a counter
+ *                              for recall/NAME starting at
+ *                              EFS_INO_RECALL_BASE.
  *
  * Recall nodes.  Every name under recall/ resolves, so a node must be made
  * on lookup and dropped when the kernel forgets it, or a loop over 10,000
@@ -55,6 +60,10 @@ enum efs_class efs_ino_class(fuse_ino_t ino)
 	}
 	if (ino >= EFS_INO_FLAG_BASE && ino < EFS_INO_FLAG_BASE + FLAG__COUNT)
 		return EFS_C_FLAG;
+	if (ino >= EFS_INO_SNAP_BASE && ino < EFS_INO_SNAP_BASE + (1ULL << 32))
+		return EFS_C_SNAPSHOT;
+	if (ino >= EFS_INO_CONCEPT_BASE && ino < EFS_INO_RECALL_BASE)
+		return EFS_C_CONCEPT;
 	if (ino >= EFS_INO_RECALL_BASE)
 		return EFS_C_RECALL;
 	return EFS_C_NONE;

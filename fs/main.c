@@ -14,11 +14,18 @@
  *   fuse_session_new             (with default_permissions, fsname, subtype)
  *   fuse_set_signal_handlers     (SIGTERM/SIGINT/SIGHUP end the loop)
  *   fuse_session_mount
- *   notifier thread, config watcher
+ *   notifier thread, the store's change hook, config watcher
+ *   store_background_start       (consolidation every interval_s)
  *   [tell the parent "0", detach stdio] ; sd_notify READY=1
  *   session loop (multithreaded unless -s)
- *   sd_notify STOPPING=1, unmount, destroy (commits what is still
- *   open), store_close
+ *   sd_notify STOPPING=1, store_background_stop, unhook, notifier stop,
+ *   unmount, destroy (commits what is still open), store_close
+ *
+ * The change hook (concepts.c) only queues invalidations for the notifier
+ * thread.  The background consolidation is stopped and the hook removed
+ * before the notifier goes, so that no hook call can reach a notifier
+ * being freed; requests are over by then (the loop has returned), so no
+ * `echo consolidate > ctl` is still running either.
  *
  * Why not fuse_daemonize().  It forks, and in libfuse's order that happens
  * after the store is open.  A fork keeps only the calling thread: RocksDB's
@@ -198,8 +205,8 @@ static void efs_help(void)
 
 	efs_usage(stdout);
 	printf("\nA memory store used through the file system: episodes/,"
-	       " recall/, flags/,\nquery, metrics, status and ctl under"
-	       " MOUNTPOINT, kept in DATADIR.\n\n"
+	       " concepts/, recall/,\nflags/, query, metrics, status and ctl"
+	       " under MOUNTPOINT, kept in DATADIR.\n\n"
 	       "engramfs options:\n"
 	       "    -o config=FILE         config file (flags, below);"
 	       " reloaded when it changes\n"
@@ -357,7 +364,7 @@ static int efs_loop(struct fuse_session *se,
 static int efs_run(struct efs *fs, struct fuse_args *args,
 		   const struct fuse_cmdline_opts *opts, int *report)
 {
-	int r = 1;
+	int r = 1, bg;
 
 	if (efs_open_store(fs) < 0)
 		return 1;
@@ -374,9 +381,15 @@ static int efs_run(struct efs *fs, struct fuse_args *args,
 		efs_fatal("cannot start the notifier thread");
 		goto out_unmount;
 	}
+	store_change_hook(fs->st, efs_concepts_changed, fs);
 	if (fs->config && efs_config_watch_start(fs) < 0)
 		efs_log(LOG_WARNING, "config '%s': not watched for changes",
 			fs->config);
+	bg = store_background_start(fs->st);
+	if (bg < 0)
+		efs_log(LOG_WARNING, "background consolidation not started: "
+			"%s; `echo consolidate > ctl` still works",
+			efs_errname(bg));
 	efs_log(LOG_INFO, "mounted %s at %s", fs->datadir, fs->mountpoint);
 	efs_daemon_end(report, 0);
 	if (chdir("/") < 0)
@@ -390,6 +403,8 @@ static int efs_run(struct efs *fs, struct fuse_args *args,
 	r = r < 0 ? 1 : 0;
 	sd_notify(0, "STOPPING=1");
 	efs_log(LOG_INFO, "unmounting %s", fs->mountpoint);
+	store_background_stop(fs->st);
+	store_change_hook(fs->st, NULL, NULL);
 	efs_config_watch_stop(fs);
 	efs_notifier_stop(fs);
 out_unmount:
@@ -400,6 +415,7 @@ out_session:
 	fuse_session_destroy(fs->se);	/* destroy op: commits open files */
 	fs->se = NULL;
 out_store:
+	store_background_stop(fs->st);	/* no-op unless started */
 	store_close(fs->st);
 	fs->st = NULL;
 	return r;
@@ -480,6 +496,7 @@ int main(int argc, char *argv[])
 	store_log_set(efs_store_log, efs_log_max_level);
 	r = efs_run(&fs, &args, &opts, &report);
 	efs_rnode_clear();
+	efs_concepts_clear();
 out:
 	efs_daemon_end(&report, (unsigned char)r);
 	if (efs_log_syslog)

@@ -9,7 +9,8 @@
  * reply.  For the synthetic nodes, operations that make no sense there get
  * the errno a user would expect from a read-only pseudo file system:
  * EPERM for making or removing names, EACCES for writing a read-only
- * file, ENOTSUP for setting xattrs.
+ * file, ENOTSUP for setting xattrs.  recall/ is the one exception to
+ * the first: every name there exists, so creating one is EACCES.
  *
  * Never returned here, because the kernel then stops sending the
  * operation for the whole mount: ENOSYS from create, flush, fsync,
@@ -84,6 +85,7 @@ static void efs_op_init(void *userdata, struct fuse_conn_info *conn)
 static void efs_op_destroy(void *userdata)
 {
 	efs_estate_commit_all(userdata);
+	efs_snap_clear();
 }
 
 /* ------------------------------------------------------------------ */
@@ -97,6 +99,10 @@ int efs_node_getattr(struct efs *fs, fuse_ino_t ino, struct stat *st)
 		return efs_ep_getattr(fs, ino, st);
 	case EFS_C_RECALL:
 		return efs_recall_getattr(fs, ino, st);
+	case EFS_C_CONCEPT:
+		return efs_concepts_getattr(fs, ino, st);
+	case EFS_C_SNAPSHOT:
+		return efs_snap_getattr(fs, ino, st);
 	case EFS_C_FLAG:
 	case EFS_C_HISTORY:
 		return efs_flags_getattr(fs, ino, st);
@@ -129,10 +135,13 @@ static void efs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 		case EFS_C_FLAGS_DIR:
 			r = efs_flags_lookup(fs, name, &e);
 			break;
-		/* NEEDSWORK: concepts/ and snapshots/ stay empty until the
-		 * store offers concepts and checkpoints (root.c). */
 		case EFS_C_CONCEPTS_DIR:
+			r = efs_concepts_lookup(fs, name, &e);
+			break;
 		case EFS_C_SNAPSHOTS_DIR:
+			r = efs_snap_lookup(fs, name, &e);
+			break;
+		case EFS_C_SNAPSHOT:	/* browsed by mounting it */
 		case EFS_C_NONE:
 			r = -ENOENT;
 			break;
@@ -152,10 +161,24 @@ static void efs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 	efs_done(fs, STORE_OP_LOOKUP, t0, r, -ENOENT);
 }
 
+/* Store inodes and fixed synthetic nodes keep no per-lookup state. */
+static void efs_forget_one(fuse_ino_t ino, uint64_t nlookup)
+{
+	switch (efs_ino_class(ino)) {
+	case EFS_C_RECALL:
+		efs_rnode_forget(ino, nlookup);
+		break;
+	case EFS_C_CONCEPT:
+		efs_concepts_forget(ino, nlookup);
+		break;
+	default:
+		break;
+	}
+}
+
 static void efs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	if (efs_ino_class(ino) == EFS_C_RECALL)
-		efs_rnode_forget(ino, nlookup);
+	efs_forget_one(ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -165,8 +188,7 @@ static void efs_op_forget_multi(fuse_req_t req, size_t count,
 	size_t i;
 
 	for (i = 0; i < count; i++)
-		if (efs_ino_class(forgets[i].ino) == EFS_C_RECALL)
-			efs_rnode_forget(forgets[i].ino, forgets[i].nlookup);
+		efs_forget_one(forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -209,6 +231,9 @@ static void efs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	} else if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 			     FUSE_SET_ATTR_GID)) {
 		r = -EPERM;
+	} else if ((to_set & FUSE_SET_ATTR_SIZE) &&
+		   efs_ino_class(ino) == EFS_C_CONCEPT) {
+		r = -EACCES;	/* read-only, root included (concepts.c) */
 	} else {
 		/* Size (the O_TRUNC of `echo 1 > flags/x`) and times of a
 		 * synthetic file: accepted, nothing to keep. */
@@ -254,10 +279,12 @@ static void efs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	double t0 = efs_now();
 	int r = efs_name_ok(name);
 
-	if (!r)
-		r = efs_ino_class(parent) == EFS_C_STORE
-			    ? efs_ep_mkdir(fs, req, parent, name, mode, &e)
-			    : efs_root_mkdir(fs, parent, name);
+	if (!r && efs_ino_class(parent) == EFS_C_STORE)
+		r = efs_ep_mkdir(fs, req, parent, name, mode, &e);
+	else if (!r && efs_ino_class(parent) == EFS_C_SNAPSHOTS_DIR)
+		r = efs_snap_mkdir(fs, req, name, &e);
+	else if (!r)
+		r = efs_root_mkdir(fs, parent, name);
 	efs_reply_new_entry(req, r, &e);
 	efs_done(fs, STORE_OP_MKDIR, t0, r, 0);
 }
@@ -281,7 +308,9 @@ static void efs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	double t0 = efs_now();
 	int r = efs_ino_class(parent) == EFS_C_STORE
 			? efs_ep_rmdir(fs, parent, name)
-			: -EPERM;	/* snapshots/ is empty (root.c) */
+		: efs_ino_class(parent) == EFS_C_SNAPSHOTS_DIR
+			? efs_snap_rmdir(fs, req, name)
+			: -EPERM;
 
 	fuse_reply_err(req, -r);
 	efs_done(fs, STORE_OP_RMDIR, t0, r, 0);
@@ -338,6 +367,9 @@ static void efs_op_open(fuse_req_t req, fuse_ino_t ino,
 	case EFS_C_RECALL:
 		r = efs_recall_open(fs, req, ino, fi);
 		break;
+	case EFS_C_CONCEPT:
+		r = efs_concepts_open(fs, req, ino, fi);
+		break;
 	case EFS_C_FLAG:
 	case EFS_C_HISTORY:
 		r = efs_flags_open(fs, req, ino, fi);
@@ -379,6 +411,11 @@ static void efs_op_create(fuse_req_t req, fuse_ino_t parent,
 			break;
 		case EFS_C_RECALL_DIR:
 			r = -EACCES;	/* every name exists, read-only */
+			break;
+		case EFS_C_CONCEPTS_DIR:
+			r = -EPERM;	/* concepts.c */
+			efs_log(LOG_NOTICE, "create '%s' refused (EPERM): "
+				"concepts/ is made by consolidation", name);
 			break;
 		default:
 			r = -EPERM;	/* fixed names: flags.c, root.c */
@@ -500,16 +537,16 @@ static void efs_op_release(fuse_req_t req, fuse_ino_t ino,
 static void efs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
-	struct efs *fs = efs_of(req);
+	enum efs_class cls = efs_ino_class(ino);
 	int r = 0;
 
 	fi->fh = 0;
-	if (efs_ino_class(ino) == EFS_C_STORE)
-		r = efs_ep_opendir(fs, ino, fi);
+	if (cls == EFS_C_STORE || cls == EFS_C_CONCEPTS_DIR)
+		r = efs_dirh_open(fi);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
-		efs_ep_releasedir(fi);
+		efs_dirh_release(fi);
 }
 
 static void efs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -524,11 +561,16 @@ static void efs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 	case EFS_C_STORE:
 		r = efs_ep_readdir(fs, req, ino, size, off, fi, plus, &rb);
 		break;
+	case EFS_C_CONCEPTS_DIR:
+		r = efs_concepts_readdir(fs, req, size, off, fi, plus, &rb);
+		break;
 	case EFS_C_ROOT:
 	case EFS_C_RECALL_DIR:
-	case EFS_C_CONCEPTS_DIR:
-	case EFS_C_SNAPSHOTS_DIR:
 		r = efs_root_readdir(fs, req, ino, size, off, plus, &rb);
+		break;
+	case EFS_C_SNAPSHOTS_DIR:
+	case EFS_C_SNAPSHOT:
+		r = efs_snap_readdir(fs, req, ino, size, off, plus, &rb);
 		break;
 	case EFS_C_FLAGS_DIR:
 		r = efs_flags_readdir(fs, req, size, off, plus, &rb);
@@ -560,8 +602,7 @@ static void efs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void efs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			      struct fuse_file_info *fi)
 {
-	if (efs_ino_class(ino) == EFS_C_STORE)
-		efs_ep_releasedir(fi);
+	efs_dirh_release(fi);	/* fh is 0 where opendir made none */
 	fuse_reply_err(req, 0);
 }
 

@@ -1,10 +1,12 @@
 /*
  * root.c - the mount root: its fixed listing, the files status, metrics,
- * query and ctl, and (for now) the empty concepts/ and snapshots/.
+ * query and ctl.  concepts/ and snapshots/ have their own files
+ * (concepts.c, snapshots.c).
  *
  *   status   0444  store_status_render plus the daemon's lines "mount:",
- *                  "pid:" and "recall_nodes:" (recall nodes the kernel
- *                  holds now: stays flat however many cues were asked)
+ *                  "pid:", "recall_nodes:" (recall nodes the kernel holds
+ *                  now: stays flat however many cues were asked) and
+ *                  "concept_nodes:" (concept files the kernel holds)
  *   metrics  0444  store_metrics_render (Prometheus text, empty when the
  *                  monitoring flag is off)
  *   query    0666  transaction file, below
@@ -28,9 +30,17 @@
  * log); reading with no cue written gives EOF.  The state is per handle,
  * guarded by fh->lock (two threads may read one fd).
  *
- * ctl takes one command per write: "reload" re-reads the -o config file,
- * "compact", "consolidate" and "backup DIR" are not wired yet (see the
- * NEEDSWORK notes); anything else is EINVAL.
+ * ctl takes one command per write: "reload" re-reads the -o config file;
+ * "consolidate" runs store_consolidate in the writing thread, so the
+ * write returns when the run is done (with the run's errno if it failed)
+ * and the kernel has been told what the run changed in concepts/ (at
+ * most EFS_TIMEOUT later, handle.c); a summary line goes to the log.
+ * With dual_memory_types off it does nothing and says so.  "compact"
+ * compacts every column family (store_compact) and "backup DIR" writes an
+ * incremental backup into DIR, which must be an absolute path (EINVAL
+ * otherwise: the daemon's working directory is nobody's business); both
+ * run in the writing thread, so the write returns when the work is done,
+ * with its errno.  Anything else is EINVAL.
  *
  * The root's names are fixed: creating anything there is EPERM.
  */
@@ -150,23 +160,14 @@ int efs_root_readdir(struct efs *fs, fuse_req_t req, fuse_ino_t ino,
 	if (ino == FUSE_ROOT_ID)
 		return efs_fill_dir(req, fs, ino, ino, efs_root_v, EFS_ROOT_N,
 				    size, off, plus, EFS_TIMEOUT, rb);
-	/* recall/, concepts/ and snapshots/: only the dots.
-	 * NEEDSWORK: concepts/ lists the store's concepts and snapshots/
-	 * the checkpoints once the store offers them. */
+	/* recall/: only the dots. */
 	return efs_fill_dir(req, fs, ino, FUSE_ROOT_ID, NULL, 0, size, off,
 			    plus, EFS_TIMEOUT, rb);
 }
 
 int efs_root_mkdir(struct efs *fs, fuse_ino_t parent, const char *name)
 {
-	if (efs_ino_class(parent) == EFS_C_SNAPSHOTS_DIR) {
-		/* NEEDSWORK: mkdir snapshots/NAME = hot consistent backup
-		 * (RocksDB checkpoint); store.h has no call for it yet. */
-		efs_log(LOG_NOTICE, "snapshots/%s: snapshots are not "
-			"implemented yet", name);
-		return -ENOSYS;
-	}
-	return -EPERM;
+	return -EPERM;	/* snapshots/ is snapshots.c's */
 }
 
 /* ------------------------------------------------------------------ */
@@ -182,8 +183,9 @@ static int efs_root_render(struct efs *fs, fuse_req_t req, fuse_ino_t ino,
 
 	if (ino == EFS_INO_METRICS)
 		return store_metrics_render(fs->st, out, len);
-	if (asprintf(&extra, "mount: %s\npid: %ld\nrecall_nodes: %zu\n",
-		     fs->mountpoint, (long)getpid(), efs_rnode_count()) < 0)
+	if (asprintf(&extra, "mount: %s\npid: %ld\nrecall_nodes: %zu\n"
+		     "concept_nodes: %zu\n", fs->mountpoint, (long)getpid(),
+		     efs_rnode_count(), efs_concepts_node_count()) < 0)
 		return -ENOMEM;
 	efs_caller_init(&ec, req);
 	r = store_status_render(fs->st, &ec.c, extra, out, len);
@@ -330,6 +332,72 @@ out:
 /* ctl                                                                */
 /* ------------------------------------------------------------------ */
 
+/* One consolidation run, synchronous: the ctl write waits for it. */
+static int efs_ctl_consolidate(struct efs *fs)
+{
+	struct store_consolidation rep;
+	int r;
+
+	if (store_flag_get(fs->st, FLAG_DUAL_MEMORY_TYPES) == 0) {
+		efs_log(LOG_NOTICE, "ctl: consolidate: dual_memory_types is "
+			"off, nothing to do");
+		return 0;
+	}
+	r = store_consolidate(fs->st, &rep);
+	if (r < 0) {
+		efs_log(LOG_ERR, "ctl: consolidate failed: %s", efs_errname(r));
+		return r;
+	}
+	/* The run's invalidations (concepts.c) reach the kernel before the
+	 * write returns; bounded, see handle.c. */
+	if (efs_notify_wait(fs, EFS_TIMEOUT) < 0)
+		efs_log(LOG_NOTICE, "ctl: consolidate: invalidations still "
+			"queued after %.0f s", EFS_TIMEOUT);
+	efs_log(LOG_INFO, "ctl: consolidate: %llu episodes seen, %llu "
+		"concepts formed, %llu updated, %llu dissolved, %llu bindings "
+		"created in %.3f s",
+		(unsigned long long)rep.episodes_seen,
+		(unsigned long long)rep.concepts_formed,
+		(unsigned long long)rep.concepts_updated,
+		(unsigned long long)rep.concepts_dissolved,
+		(unsigned long long)rep.bindings_created, rep.seconds);
+	return 0;
+}
+
+static int efs_ctl_compact(struct efs *fs)
+{
+	int r = store_compact(fs->st);
+
+	if (r < 0)
+		efs_log(LOG_ERR, "ctl: compact failed: %s", efs_errname(r));
+	else
+		efs_log(LOG_INFO, "ctl: compact: done");
+	return r;
+}
+
+static int efs_ctl_backup(struct efs *fs, const char *arg, size_t len)
+{
+	char *dir = strndup(arg, len);
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	if (dir[0] != '/' || strlen(dir) != len) {
+		efs_log(LOG_NOTICE, "ctl: backup '%s': the directory must be an "
+			"absolute path", dir);
+		free(dir);
+		return -EINVAL;
+	}
+	r = store_backup(fs->st, dir);
+	if (r < 0)
+		efs_log(LOG_ERR, "ctl: backup '%s' failed: %s", dir,
+			efs_errname(r));
+	else
+		efs_log(LOG_INFO, "ctl: backup into '%s': done", dir);
+	free(dir);
+	return r;
+}
+
 static int efs_ctl_run(struct efs *fs, const char *cmd, size_t len)
 {
 	const char *arg;
@@ -356,24 +424,12 @@ static int efs_ctl_run(struct efs *fs, const char *cmd, size_t len)
 		}
 		return efs_config_reload(fs, "ctl");
 	}
-	if (EFS_IS("compact") && arg == cmd + len) {
-		/* NEEDSWORK: store.h has no compaction call; accepted as a
-		 * no-op so that scripts can already use it. */
-		efs_log(LOG_NOTICE, "ctl: compact: not implemented by the "
-			"store yet, ignored");
-		return 0;
-	}
-	if (EFS_IS("consolidate") && arg == cmd + len) {
-		/* NEEDSWORK: consolidation is a later issue; store.h has no
-		 * call to run it. */
-		efs_log(LOG_NOTICE, "ctl: consolidate: not implemented yet");
-		return -ENOSYS;
-	}
-	if (EFS_IS("backup") && arg < cmd + len) {
-		/* NEEDSWORK: needs a store checkpoint call (as snapshots/). */
-		efs_log(LOG_NOTICE, "ctl: backup: not implemented yet");
-		return -ENOSYS;
-	}
+	if (EFS_IS("compact") && arg == cmd + len)
+		return efs_ctl_compact(fs);
+	if (EFS_IS("consolidate") && arg == cmd + len)
+		return efs_ctl_consolidate(fs);
+	if (EFS_IS("backup") && arg < cmd + len)
+		return efs_ctl_backup(fs, arg, (size_t)(cmd + len - arg));
 #undef EFS_IS
 	efs_log(LOG_NOTICE, "ctl: unknown command '%.*s'", (int)len, cmd);
 	return -EINVAL;
