@@ -461,7 +461,13 @@ int recall_result(struct store *st, const struct inode_rec *r,
 	out->score = c->final;
 	out->pathway = c->pathway;
 	out->when = r->a.mtime.tv_sec;
-	out->confidence = c->conf;
+	/* The record's confidence, not the posting's 8-bit copy, with the
+	 * pathway's adjustment (convergent x1.15, completed x0.7). */
+	out->confidence = r->a.confidence;
+	if (c->pathway == STORE_PATHWAY_CONVERGENT)
+		out->confidence = fmin(1, out->confidence * 1.15);
+	else if (c->pathway == STORE_PATHWAY_COMPLETED)
+		out->confidence *= 0.7;
 	rc = store_path(st, r->a.ino, &out->name);
 	if (!rc)
 		rc = recall_contributions(st, c, out);
