@@ -53,6 +53,9 @@ enum store_cohort store_cohort_of(struct store *st, const char *key,
 	double rate = store_flag_get(st, FLAG_BR_COHORT_SAMPLING_RATE);
 	double u = (double)XXH64(key, len, seed) / 18446744073709551616.0;
 
+	/* DESIGN: with blended_recall off, everyone is control. */
+	if (store_flag_get(st, FLAG_BLENDED_RECALL) == 0)
+		return STORE_COHORT_CONTROL;
 	return u < rate ? STORE_COHORT_TREATMENT : STORE_COHORT_CONTROL;
 }
 

@@ -380,8 +380,9 @@ struct store_results {
 	double elapsed_s;
 };
 
-/* Cohort of KEY (the uid as decimal text, or the user= value):
- * treatment iff xxh64(key, cohort_seed) / 2^64 < cohort_sampling_rate. */
+/* Cohort of KEY (the uid as decimal text, or the user= value): when
+ * blended_recall is on, treatment iff xxh64(key, cohort_seed) / 2^64 <
+ * cohort_sampling_rate; control otherwise. */
 enum store_cohort store_cohort_of(struct store *st, const char *key,
 				  size_t len);
 
@@ -452,8 +453,11 @@ void store_background_stop(struct store *st);
 /*
  * Told after the store changed something a reader may have cached
  * (a concept file appeared, changed or went; an episode's concepts
- * changed).  Called from the store's own threads, never inside a caller's
- * request; must not block.  ID is a concept id or an inode number.
+ * changed).  Called from whichever thread runs consolidation: the
+ * store's background thread, or the caller of store_consolidate (so it
+ * may run inside a daemon's request: it must only queue work, never
+ * block or call back into the store).  ID is a concept id or an inode
+ * number.
  */
 enum store_change { STORE_CHANGE_CONCEPT, STORE_CHANGE_CONCEPTS_DIR,
 		    STORE_CHANGE_EPISODE_XATTR };

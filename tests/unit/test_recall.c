@@ -207,6 +207,14 @@ static void test_cohorts(void **state)
 	int treated5 = 0, treated25 = 0, flipped = 0;
 	enum store_cohort c5[1000];
 
+	/* rate 1 but blended_recall off: everyone is control */
+	assert_int_equal(store_flag_set(st, FLAG_BR_COHORT_SAMPLING_RATE, "1",
+					1, 0, "write", why, sizeof(why)),
+			 0);
+	assert_int_equal(store_cohort_of(st, "7", 1), STORE_COHORT_CONTROL);
+	assert_int_equal(store_flag_set(st, FLAG_BLENDED_RECALL, "1", 1, 0,
+					"write", why, sizeof(why)),
+			 0);
 	assert_int_equal(store_flag_set(st, FLAG_BR_COHORT_SAMPLING_RATE,
 					"0.05", 4, 0, "write", why,
 					sizeof(why)),
