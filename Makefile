@@ -168,6 +168,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/engramfs.8 $(DESTDIR)$(MANDIR)/man1/engramctl.1 \
 	    $(DESTDIR)$(BASHCOMPDIR)/engramctl
 	case "$(DOCDIR)" in */engramfs) rm -rf -- "$(DESTDIR)$(DOCDIR)" ;; esac
+	rm -rf -- "$(DESTDIR)$(PREFIX)/share/engramfs"
 	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 .PHONY: uninstall
 

@@ -308,16 +308,24 @@ static void efs_concept_entry(const struct efs *fs, fuse_ino_t ino,
 	efs_concept_stat(fs, ino, c->updated, &e->attr);
 }
 
-int efs_concepts_lookup(struct efs *fs, const char *name,
+int efs_concepts_lookup(struct efs *fs, fuse_req_t req, const char *name,
 			struct fuse_entry_param *e)
 {
 	struct store_concept c;
+	struct efs_caller who;
 	fuse_ino_t ino;
 	int r;
 
 	r = store_concept_lookup(fs->st, name, &c);
 	if (r < 0)
 		return r;
+	efs_caller_init(&who, req);
+	if (!store_concept_visible(fs->st, c.id, &who.c)) {
+		efs_caller_release(&who);
+		store_concept_release(&c);
+		return -ENOENT;
+	}
+	efs_caller_release(&who);
 	if (!efs_concept_ino(c.id, &ino)) {
 		efs_log(LOG_ERR, "concept '%s': id %" PRIu64 " is past the "
 			"inode range (EOVERFLOW)", name, c.id);
@@ -362,6 +370,7 @@ int efs_concepts_getattr(struct efs *fs, fuse_ino_t ino, struct stat *st)
 struct efs_cfill {
 	struct efs *fs;
 	fuse_req_t req;
+	struct efs_caller who;	/* concepts it may not know are skipped */
 	bool plus;
 	char *buf;
 	size_t size, used;
@@ -397,6 +406,8 @@ static int efs_cfill_cb(void *ctx, const struct store_concept *c)
 	fuse_ino_t ino;
 	char *copy;
 
+	if (!store_concept_visible(f->fs->st, c->id, &f->who.c))
+		return 0;	/* made only of episodes the reader may not read */
 	if (f->skip > 0) {
 		f->skip--;
 		return 0;
@@ -468,7 +479,9 @@ int efs_concepts_readdir(struct efs *fs, fuse_req_t req, size_t size,
 		else
 			f.skip = off - 2;
 	}
+	efs_caller_init(&f.who, req);
 	r = store_concept_list(fs->st, after, efs_cfill_cb, &f);
+	efs_caller_release(&f.who);
 	if (r > 0)
 		r = 0;	/* the buffer is full */
 	if (!r)

@@ -359,7 +359,7 @@ int efs_recall_answer(struct efs *fs, fuse_req_t req,
 		      const struct store_query *q, char **out, size_t *len);
 
 /* concepts.c */
-int efs_concepts_lookup(struct efs *fs, const char *name,
+int efs_concepts_lookup(struct efs *fs, fuse_req_t req, const char *name,
 			struct fuse_entry_param *e);
 int efs_concepts_getattr(struct efs *fs, fuse_ino_t ino, struct stat *st);
 int efs_concepts_readdir(struct efs *fs, fuse_req_t req, size_t size,

@@ -136,7 +136,7 @@ static void efs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 			r = efs_flags_lookup(fs, name, &e);
 			break;
 		case EFS_C_CONCEPTS_DIR:
-			r = efs_concepts_lookup(fs, name, &e);
+			r = efs_concepts_lookup(fs, req, name, &e);
 			break;
 		case EFS_C_SNAPSHOTS_DIR:
 			r = efs_snap_lookup(fs, name, &e);

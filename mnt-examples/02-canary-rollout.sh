@@ -116,7 +116,8 @@ say
 say "# Rollback: one write, effective for the next recall."
 show 'echo 0 > $M/flags/blended_recall'
 step "rolled back"
-say "(callers keep their cohort; what changes is the mode: episodic again)"
+say "(with blended_recall off every caller is control, and recall is episodic again;"
+say " turn it back on and each caller returns to the cohort it had: same key, same cohort)"
 expect '[[ $STEP_BLENDED -eq 0 ]]' "no blended recall after the rollback"
 
 say

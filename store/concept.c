@@ -1699,6 +1699,23 @@ static int concept_render_members(struct store *st, uint64_t id,
 	return rc;
 }
 
+bool store_concept_visible(struct store *st, uint64_t id,
+			   const struct store_caller *c)
+{
+	struct binding *m;
+	size_t n;
+	bool seen = false;
+
+	if (!c || c->uid == 0)
+		return true;
+	if (concept_members(st, id, &m, &n))
+		return false;
+	for (size_t i = 0; !seen && i < n; i++)
+		seen = store_may_read(st, c, m[i].id);
+	free(m);
+	return seen;
+}
+
 int store_concept_render(struct store *st, uint64_t id,
 			 const struct store_caller *c, char **out, size_t *len)
 {
@@ -1706,8 +1723,11 @@ int store_concept_render(struct store *st, uint64_t id,
 	struct concept_rec r;
 	char formed[32], updated[32];
 	uint32_t count = 0;
-	int rc = concept_rec_get(st, id, &r);
+	int rc;
 
+	if (!store_concept_visible(st, id, c))
+		return -ENOENT;
+	rc = concept_rec_get(st, id, &r);
 	if (rc)
 		return rc;
 	rc = concept_render_members(st, id, c, &lines, &count);

@@ -49,8 +49,10 @@
  * Rejected: deciding "is it options?" by known keys (a typo would turn
  * options into cue words); '+' as space (see above); JSON strings for
  * numbers ("limit": "3") - the types say what the caller meant.
- * NEEDSWORK: json-c keeps the last of repeated JSON keys, so a repeated
- * key is caught in names and options lines but not in JSON bodies.
+ * json-c keeps the last of repeated JSON keys, so the body's top-level
+ * keys are also scanned in the raw text (query_json_repeated) to refuse a
+ * repeated key as names and options lines do.  Keys are compared as
+ * written: "cue" and "\u0063ue" are not caught as the same key.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -711,6 +713,60 @@ static int query_json_check(struct query_parse *p, struct json_tokener *tok,
 	return 0;
 }
 
+/* The span of the top-level key that starts at S[i] ('"'). */
+static size_t query_json_key_end(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i;
+}
+
+/*
+ * A top-level key written twice in the raw text S of a parsed object:
+ * its name into KEY, true.  Walks strings, escapes and nesting; a key is
+ * a string at depth 1 right after '{' or ','.
+ */
+static bool query_json_repeated(const char *s, size_t n, char *key,
+				size_t keysize)
+{
+	size_t start[64], len[64], k = 0, depth = 0;
+	bool want_key = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '"') {
+			size_t e = query_json_key_end(s, n, i);
+
+			if (depth == 1 && want_key && k < 64) {
+				start[k] = i + 1;
+				len[k] = e - i - 1;
+				for (size_t j = 0; j < k; j++)
+					if (len[j] == len[k] &&
+					    !memcmp(s + start[j], s + start[k],
+						    len[k])) {
+						snprintf(key, keysize, "%.*s",
+							 (int)len[k],
+							 s + start[k]);
+						return true;
+					}
+				k++;
+			}
+			want_key = false;
+			i = e;
+		} else if (c == '{' || c == '[') {
+			depth++;
+			want_key = c == '{' && depth == 1;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == ',' && depth == 1) {
+			want_key = true;
+		}
+	}
+	return false;
+}
+
 static int query_json(struct query_parse *p, const char *s, size_t n)
 {
 	struct json_tokener *tok = json_tokener_new();
@@ -726,6 +782,13 @@ static int query_json(struct query_parse *p, const char *s, size_t n)
 			       JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	obj = json_tokener_parse_ex(tok, s, (int)n);
 	err = query_json_check(p, tok, obj, s, n);
+	if (!err) {
+		char key[64];
+
+		if (query_json_repeated(s, n, key, sizeof(key)))
+			err = query_fail(p, -EINVAL, "option '%s' given twice",
+					 key);
+	}
 	if (!err) {
 		it = json_object_iter_begin(obj);
 		end = json_object_iter_end(obj);

@@ -419,9 +419,18 @@ int store_concept_list(struct store *st, const char *after,
 int store_concept_lookup(struct store *st, const char *label,
 			 struct store_concept *out);
 /*
+ * May caller C know of concept ID at all?  True when C may read at least
+ * one of its members: a concept's label and terms are words of its
+ * members, so a concept made only of episodes C cannot read would leak
+ * them.  Root (C NULL or uid 0) sees every concept.
+ */
+bool store_concept_visible(struct store *st, uint64_t id,
+			   const struct store_caller *c);
+/*
  * The text of a concept file: label, coherence, member count, formed and
  * updated times, top terms, then member episodes with binding strengths,
- * strongest first.  Members caller C may not read are left out.
+ * strongest first.  Members caller C may not read are left out; -ENOENT
+ * when C may read none (store_concept_visible).
  */
 int store_concept_render(struct store *st, uint64_t id,
 			 const struct store_caller *c, char **out, size_t *len);

@@ -48,8 +48,10 @@ static int xattr_confidence_parse(const void *val, size_t len, double *out)
 	char buf[64], *end;
 	double v;
 
-	if (len == 0 || len >= sizeof(buf))
-		return -EINVAL;
+	if (len && ((const char *)val)[len - 1] == '\0')
+		len--;	/* some tools send the C string's terminator */
+	if (len == 0 || len >= sizeof(buf) || memchr(val, '\0', len))
+		return -EINVAL;	/* "0.9\0junk" is not 0.9 */
 	memcpy(buf, val, len);
 	buf[len] = '\0';
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))

@@ -528,6 +528,9 @@ wait_unit_exit() {
 	[[ -f $REPO/docs/engramctl.1 ]] && want+=(usr/share/man/man1/engramctl.1)
 	[[ -f $REPO/ctl/engramctl.bash-completion ]] &&
 		want+=(usr/share/bash-completion/completions/engramctl)
+	for f in "$REPO"/config/scenarios/*.conf; do
+		[[ -f $f ]] && want+=(usr/share/engramfs/scenarios/${f##*/})
+	done
 	for f in "${want[@]}"; do
 		[[ -f $st/$f ]] || e2e_fail "not installed: $f"
 	done

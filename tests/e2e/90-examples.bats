@@ -56,7 +56,7 @@ run_example() {
 	USERS=20 run_example 02-canary-rollout.sh "$M"
 	[[ ${lines[-1]} == "ok: ramped 5% -> 100% and rolled back" ]]
 	grep -Eq '^canary rate 1 +20/20 +0 +20 +20 ' <<<"$output"
-	grep -Eq '^rolled back +20/20 +0 +20 +0 ' <<<"$output"
+	grep -Eq '^rolled back +0/20 +20 +0 +0 ' <<<"$output"
 	grep -q 'blended_recall 1 -> 0 source=write' <<<"$output"
 	local i=0
 	for f in blended_recall fan_effect blended_recall.cohort_sampling_rate; do
