@@ -181,7 +181,7 @@ static void test_index_damage_is_named(void **state)
 	uint64_t a = put(st, STORE_ROOT_INO, "coffee",
 			 "Met Alice for coffee at the station");
 	uint64_t h = put(st, STORE_ROOT_INO, ".hidden", "secret station");
-	unsigned char k[80], v[4] = { 1, 1, 0, 255 };
+	unsigned char k[80], v[4] = { 1, 1, 0, 255 }, tf5[4] = { 5, 6, 0, 179 };
 	char *report;
 
 	raw_del(st, CF_POSTINGS, k, posting_key(k, "alic", a));
@@ -189,7 +189,8 @@ static void test_index_damage_is_named(void **state)
 	raw_put(st, CF_POSTINGS, k, posting_key(k, "ghost", 999), v, 4);
 	raw_put(st, CF_POSTINGS, k, posting_key(k, "station", h), v, 4);
 	raw_put(st, CF_POSTINGS, "bad", 3, v, 4);
-	assert_int_equal(verify(st, &report), 5);
+	raw_put(st, CF_POSTINGS, k, posting_key(k, "station", a), tf5, 4);
+	assert_int_equal(verify(st, &report), 6);
 	expect_line(report, "episode 16: term 'alic' has no posting");
 	expect_line(report, "posting 'zebra' -> inode 16: the term is not in "
 			    "the episode's content");
@@ -197,6 +198,8 @@ static void test_index_damage_is_named(void **state)
 	expect_line(report, "posting 'station' -> inode 17: the episode is "
 			    "not indexed");
 	expect_line(report, "posting: malformed key 'bad' (3 bytes)");
+	expect_line(report, "posting 'station' -> inode 16: tf, length, time "
+			    "or confidence differ from the episode's");
 	free(report);
 }
 
