@@ -182,6 +182,7 @@ struct efs_estate;	/* shared state of one open episode */
 
 /* One per open file description (fi->fh). */
 struct efs_fh {
+	struct efs_fh *prev, *next;	/* every live handle (handle.c) */
 	enum efs_class cls;
 	fuse_ino_t ino;
 	int flags;		/* open flags */
@@ -217,6 +218,9 @@ void efs_dirh_release(struct fuse_file_info *fi);
 
 struct efs_fh *efs_fh_new(enum efs_class cls, fuse_ino_t ino, int flags);
 void efs_fh_free(struct efs *fs, struct efs_fh *fh);
+/* At unmount: free the handles the kernel never released (a busy mount
+ * stopped by SIGTERM sends no RELEASE for files still open). */
+void efs_fh_free_all(struct efs *fs);
 static inline struct efs_fh *efs_fh_of(const struct fuse_file_info *fi)
 {
 	return (struct efs_fh *)(uintptr_t)fi->fh;

@@ -123,6 +123,10 @@ struct efs_estate {
 /* Per-fd handles                                                     */
 /* ------------------------------------------------------------------ */
 
+/* Every live handle, so unmount can free those never released. */
+static pthread_mutex_t efs_fh_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct efs_fh *efs_fh_list;
+
 struct efs_fh *efs_fh_new(enum efs_class cls, fuse_ino_t ino, int flags)
 {
 	struct efs_fh *fh = calloc(1, sizeof(*fh));
@@ -134,7 +138,40 @@ struct efs_fh *efs_fh_new(enum efs_class cls, fuse_ino_t ino, int flags)
 	fh->flags = flags;
 	fh->writable = (flags & O_ACCMODE) != O_RDONLY;
 	pthread_mutex_init(&fh->lock, NULL);
+	pthread_mutex_lock(&efs_fh_lock);
+	fh->next = efs_fh_list;
+	if (efs_fh_list)
+		efs_fh_list->prev = fh;
+	efs_fh_list = fh;
+	pthread_mutex_unlock(&efs_fh_lock);
 	return fh;
+}
+
+static void efs_fh_unlink(struct efs_fh *fh)
+{
+	pthread_mutex_lock(&efs_fh_lock);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else if (efs_fh_list == fh)
+		efs_fh_list = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
+	fh->prev = fh->next = NULL;
+	pthread_mutex_unlock(&efs_fh_lock);
+}
+
+void efs_fh_free_all(struct efs *fs)
+{
+	for (;;) {
+		struct efs_fh *fh;
+
+		pthread_mutex_lock(&efs_fh_lock);
+		fh = efs_fh_list;
+		pthread_mutex_unlock(&efs_fh_lock);
+		if (!fh)
+			return;
+		efs_fh_free(fs, fh);
+	}
 }
 
 static void efs_reader_del(struct efs_fh *fh);
@@ -143,6 +180,7 @@ void efs_fh_free(struct efs *fs, struct efs_fh *fh)
 {
 	if (!fh)
 		return;
+	efs_fh_unlink(fh);
 	if (fh->reader_listed)
 		efs_reader_del(fh);
 	if (fh->es)

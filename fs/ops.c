@@ -85,6 +85,7 @@ static void efs_op_init(void *userdata, struct fuse_conn_info *conn)
 static void efs_op_destroy(void *userdata)
 {
 	efs_estate_commit_all(userdata);
+	efs_fh_free_all(userdata);
 	efs_snap_clear();
 }
 
