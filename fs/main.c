@@ -344,21 +344,33 @@ static int efs_open_store(struct efs *fs)
 	return r;
 }
 
+/*
+ * libfuse 3.14's 3.2-compatible loop entry converts a v1 config with
+ * max_threads unset and logs "Ignoring invalid max threads value" as an
+ * error at every mount.  The 3.12 entry, fed a config made by
+ * fuse_loop_cfg_create() (opaque: only a pointer passes through here),
+ * does not.  Both are exported by the 3.14 library we link.
+ */
+int fuse_session_loop_mt_312(struct fuse_session *se,
+			     struct fuse_loop_config *config);
+
 static int efs_loop(struct fuse_session *se,
 		    const struct fuse_cmdline_opts *opts)
 {
-	struct fuse_loop_config cfg;
+	struct fuse_loop_config *cfg;
+	int r;
 
 	if (opts->singlethread)
 		return fuse_session_loop(se);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.clone_fd = opts->clone_fd;
-	/* "Unset" is UINT_MAX, which libfuse 3.14's conversion of this
-	 * (3.2-style) config logs as an error: pass its documented default
-	 * of 10 instead. */
-	cfg.max_idle_threads = opts->max_idle_threads == UINT_MAX
-				       ? 10 : opts->max_idle_threads;
-	return fuse_session_loop_mt(se, &cfg);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)opts->clone_fd);
+	if (opts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
+	r = fuse_session_loop_mt_312(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return r;
 }
 
 static int efs_run(struct efs *fs, struct fuse_args *args,
