@@ -66,7 +66,7 @@ static uint64_t coffee_concept(struct store *st, uint64_t *members)
 	uint64_t cid;
 
 	for (int i = 0; i < 3; i++) {
-		char name[16];
+		char name[32];
 
 		snprintf(name, sizeof(name), "coffee-%d", i);
 		members[i] = put(st, name, coffee[i]);
@@ -369,7 +369,7 @@ static void test_list_in_label_order(void **state)
 
 	set_flag(st, FLAG_CONS_JOIN_SIMILARITY, "0.9");
 	for (int i = 0; i < 3; i++) {
-		char name[8];
+		char name[32];
 
 		snprintf(name, sizeof(name), "a%d", i);
 		put(st, name, a);
