@@ -420,35 +420,6 @@ static bool cons_same_terms(const struct cons_vec *a, const struct cons_vec *b)
 	return true;
 }
 
-static size_t cons_varint(unsigned char *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (unsigned char)v;
-	return n;
-}
-
-static int cons_read_varint(const unsigned char **p, const unsigned char *end,
-			    uint64_t *out)
-{
-	uint64_t v = 0;
-
-	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-		unsigned char c = *(*p)++;
-
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EIO;
-}
-
 /* Parse one term of a vector record at *P. */
 static int cons_vec_term(struct cons_run *r, const unsigned char **p,
 			 const unsigned char *end, struct cons_tw *tw)
@@ -462,7 +433,7 @@ static int cons_vec_term(struct cons_run *r, const unsigned char **p,
 	if (cons_intern(r, (const char *)*p + 1, len, &tw->tid))
 		return -ENOMEM;
 	*p += 1 + len;
-	if (cons_read_varint(p, end, &tf) || end - *p < 4)
+	if (varint_get(p, end, &tf) || end - *p < 4)
 		return -EIO;
 	tw->tf = (uint32_t)tf;
 	memcpy(&tw->w, *p, 4);
@@ -542,7 +513,7 @@ static int cons_vec_stage(struct cons_run *r, const struct cons_ep *e)
 		*p++ = (unsigned char)len;
 		memcpy(p, t, len);
 		p += len;
-		p += cons_varint(p, e->vec.v[i].tf);
+		p += varint_put(p, e->vec.v[i].tf);
 		memcpy(p, &e->vec.v[i].w, 4);
 		p += 4;
 	}

@@ -28,7 +28,7 @@
 
 #define INDEX_TERM_MAX 64	/* text.c drops longer tokens */
 
-static size_t index_varint(unsigned char *p, uint64_t v)
+size_t varint_put(unsigned char *p, uint64_t v)
 {
 	size_t n = 0;
 
@@ -40,8 +40,8 @@ static size_t index_varint(unsigned char *p, uint64_t v)
 	return n;
 }
 
-static int index_read_varint(const unsigned char **p, const unsigned char *end,
-			     uint64_t *out)
+int varint_get(const unsigned char **p, const unsigned char *end,
+	       uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -65,9 +65,9 @@ static size_t index_value(unsigned char *p, uint32_t tf,
 	double c = r->a.confidence;
 	size_t n = 0;
 
-	n += index_varint(p + n, tf);
-	n += index_varint(p + n, r->dl);
-	n += index_varint(p + n, zz);
+	n += varint_put(p + n, tf);
+	n += varint_put(p + n, r->dl);
+	n += varint_put(p + n, zz);
 	p[n++] = (unsigned char)lround((c < 0 ? 0 : c > 1 ? 1 : c) * 255.0);
 	return n;
 }
@@ -77,9 +77,9 @@ int posting_decode(const unsigned char *p, size_t n, struct posting *out)
 	const unsigned char *end = p + n;
 	uint64_t tf, dl, zz;
 
-	if (index_read_varint(&p, end, &tf) ||
-	    index_read_varint(&p, end, &dl) ||
-	    index_read_varint(&p, end, &zz) || p >= end)
+	if (varint_get(&p, end, &tf) ||
+	    varint_get(&p, end, &dl) ||
+	    varint_get(&p, end, &zz) || p >= end)
 		return -EIO;
 	out->tf = (uint32_t)tf;
 	out->dl = (uint32_t)dl;

@@ -119,6 +119,11 @@ int name_check(const char *name);
 void index_update(rocksdb_writebatch_t *b, struct store *st,
 		  const struct inode_rec *r, const struct text_terms *old,
 		  const struct text_terms *neu);
+/* LEB128 varints (index.c): put returns bytes written (<= 10); get
+ * advances *P, -EIO on a truncated number. */
+size_t varint_put(unsigned char *p, uint64_t v);
+int varint_get(const unsigned char **p, const unsigned char *end,
+	       uint64_t *out);
 /* Posting values: decode into tf, dl, when (s), confidence. */
 struct posting {
 	uint32_t tf, dl;
