@@ -482,6 +482,36 @@ int recall_result(struct store *st, const struct inode_rec *r,
 	return rc;
 }
 
+static void recall_result_clear(struct store_result *out)
+{
+	free(out->name);
+	free(out->snippet);
+	for (size_t j = 0; j < out->nconcepts; j++)
+		free(out->concepts[j].label);
+	free(out->concepts);
+	memset(out, 0, sizeof(*out));
+}
+
+/*
+ * Append the result of candidate C (record R) to RES: 1 when added, 0
+ * when the episode was forgotten or moved between reading its record and
+ * its path or content (a recall racing an rm or mv is not an error), or
+ * -errno.
+ */
+int recall_result_add(struct store *st, const struct inode_rec *r,
+		      const struct cand *c, struct store_results *res)
+{
+	struct store_result *out = &res->v[res->n];
+	int rc = recall_result(st, r, c, out);
+
+	if (rc) {
+		recall_result_clear(out);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	res->n++;
+	return 1;
+}
+
 static bool recall_seen(const struct store_results *res, const uint64_t *h,
 			uint64_t hash)
 {
@@ -510,8 +540,10 @@ static int recall_collect(struct store *st, const struct cand *v, size_t n,
 			continue;	/* raced with a delete */
 		if (!recall_seen(res, hashes, r.a.hash) &&
 		    recall_visible(st, c, &r, under)) {
-			rc = recall_result(st, &r, &v[i], &res->v[res->n]);
-			hashes[res->n++] = r.a.hash;
+			rc = recall_result_add(st, &r, &v[i], res);
+			if (rc > 0)
+				hashes[res->n - 1] = r.a.hash;
+			rc = rc > 0 ? 0 : rc;
 		}
 		inode_rec_release(&r);
 	}

@@ -74,5 +74,7 @@ bool recall_visible(struct store *st, const struct store_caller *c,
 		    const struct inode_rec *r, uint64_t under);
 int recall_result(struct store *st, const struct inode_rec *r,
 		  const struct cand *c, struct store_result *out);
+int recall_result_add(struct store *st, const struct inode_rec *r,
+		      const struct cand *c, struct store_results *res);
 
 #endif

@@ -419,10 +419,10 @@ static int sem_complete_one(struct store *st, const struct concept_hit *h,
 		tmp.contrib[0].cid = h->id;
 		tmp.contrib[0].weight = (float)tmp.sim;
 		if (tmp.conf + 1e-9 >= p->min_conf && tmp.final > 0)
-			rc = recall_result(st, &r, &tmp, &res->v[res->n++]);
+			rc = recall_result_add(st, &r, &tmp, res);
 	}
 	inode_rec_release(&r);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 int semantic_complete(struct store *st, const struct semantic_info *info,
