@@ -82,6 +82,7 @@ static void efs_log_v(int level, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
+	store_log_sanitise(msg);	/* names must not forge log lines */
 	if (efs_log_syslog)
 		syslog(level, "%s", msg);
 	if (level <= efs_log_stderr_level)

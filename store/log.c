@@ -24,6 +24,18 @@ void store_log_set(store_log_fn *fn, int max_level)
 	log_max_level = max_level;
 }
 
+/*
+ * One message, one line: control characters in what callers pass (a
+ * recall name, a JSON key, a flag value) become '?', so nobody can forge
+ * log lines through a file name.
+ */
+void store_log_sanitise(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 void store_log(int level, const char *fmt, ...)
 {
 	char msg[1024];
@@ -34,5 +46,6 @@ void store_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	store_log_sanitise(msg);
 	log_fn(level, msg);
 }

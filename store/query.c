@@ -105,6 +105,8 @@ static int query_fail(struct query_parse *p, int err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(p->why, p->whylen, fmt, ap);
 		va_end(ap);
+		/* a reason is one line, whatever bytes the name carried */
+		store_log_sanitise(p->why);
 	}
 	return err;
 }

@@ -53,6 +53,8 @@ typedef void store_log_fn(int level, const char *msg);
 void store_log_set(store_log_fn *fn, int max_level);
 void store_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Replace control characters in MSG with '?' (one message, one line). */
+void store_log_sanitise(char *msg);
 
 /* ------------------------------------------------------------------ */
 /* Flags: one table drives flags/, the config file and --help          */
