@@ -116,6 +116,35 @@ valgrind: $(UNIT_BIN)
 bench: all $(BENCH_BIN)
 	@tests/bench/run.sh "$(B)"
 
+# Reliability suites (issue 7): short forms by default, CI runs them.
+CRASH_CYCLES   ?= 10
+FSX_OPS        ?= 20000
+STRESS_SECONDS ?= 10
+FUZZ_SECONDS   ?= 30
+.PHONY: crash fsx stress fuzz tsan
+
+## crash: SIGKILL the daemon at random points of a mixed workload (CRASH_CYCLES=30 for the full run)
+crash: all
+	@tests/crash/crash.sh -b "$(B)" -n $(CRASH_CYCLES)
+
+## fsx: fsx-style exerciser and fio verify jobs on episodes/ (FSX_OPS=100000 for the full run)
+fsx: all
+	@tests/fsx/run.sh -b "$(B)" -n $(FSX_OPS)
+
+## stress: 8 writers, 8 recallers and consolidation at once (STRESS_SECONDS=60 for the full run)
+stress: all
+	@tests/stress/stress.sh -b "$(B)" -t $(STRESS_SECONDS)
+
+## fuzz: libFuzzer targets (clang), each for FUZZ_SECONDS
+fuzz:
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+## tsan: the unit tests, test_concurrency among them, built with ThreadSanitizer
+tsan:
+	@$(MAKE) --no-print-directory B=build/tsan SANITIZE=thread CFLAGS="-O1 -g $(ASAN_NOWARN)" units
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/stress/tsan.supp" \
+	    tests/run-all.sh build/tsan unit
+
 ## eval: recall and concept quality against SQLite FTS5 (EVAL_QUICK=1: small)
 eval: all
 	@tests/eval/run.sh "$(B)"

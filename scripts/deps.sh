@@ -14,16 +14,18 @@ set -euo pipefail
 # Everything the build, `make run` and `make test` use.  python3 runs the
 # e2e errno helper; util-linux gives mountpoint and setpriv; prometheus
 # gives promtool (metrics and alert rules are checked with it); fio runs
-# the verify jobs of the reliability tests.
+# the verify jobs of the reliability tests; clang and its runtime build
+# the libFuzzer targets.
 PACKAGES=(build-essential pkg-config libfuse3-dev fuse3 librocksdb-dev
 	  libjson-c-dev libinih-dev libstemmer-dev libutf8proc-dev
 	  libxxhash-dev libsystemd-dev libcmocka-dev bats inotify-tools attr
-	  sqlite3 libsqlite3-dev util-linux python3 prometheus fio)
+	  sqlite3 libsqlite3-dev util-linux python3 prometheus fio clang
+	  libclang-rt-14-dev)
 
 PC_MODULES=(fuse3 rocksdb json-c inih libutf8proc libxxhash libsystemd cmocka)
 HEADERS=(/usr/include/libstemmer.h)
 COMMANDS=(cc make pkg-config bats fusermount3 inotifywait getfattr setfattr
-	  mountpoint setpriv sqlite3 python3 promtool fio)
+	  mountpoint setpriv sqlite3 python3 promtool fio clang)
 
 mode=install
 case "${1:-}" in

@@ -28,6 +28,7 @@ defs=()
 grep -Eq '^[0-9a-f]+ T store_verify$' <<<"$syms" && defs+=(-DHAVE_STORE_VERIFY)
 san=()
 if grep -q '__asan_' <<<"$syms"; then
+	# shellcheck disable=SC2054  # the commas are the compiler's
 	san+=(-fsanitize=address,undefined -fno-omit-frame-pointer)
 elif grep -q '__tsan_' <<<"$syms"; then
 	san+=(-fsanitize=thread)

@@ -28,7 +28,8 @@
 #      whether it was acknowledged;
 #   4. clear the dead mount (fusermount3 -uz) and check it is gone;
 #   5. the offline check (tests/crash/verify.c: the tree, content hashes,
-#      counters, flags, and store_verify) on the data dir as the kill left it.
+#      counters, flags, and store_verify; then `engramctl verify` when
+#      BUILD/engramctl exists) on the data dir as the kill left it.
 # After the last cycle: remount, check, clean unmount, offline check again.
 #
 # Ends with "crash: ..." figures and "N passed, N failed" (one per cycle,
@@ -136,6 +137,16 @@ offline_verify() {	# offline_verify WHAT
 		fail "offline verify $1 (exit $rc):"
 		sed 's/^/    /' <<<"$out"
 		return 1
+	fi
+	# engramctl's own offline verb too, when it is built.
+	if [[ -x $BUILD/engramctl ]]; then
+		out=$("$BUILD/engramctl" verify "$DATA" 2>&1)
+		rc=$?
+		if [[ $rc -ne 0 ]]; then
+			fail "engramctl verify $1 (exit $rc):"
+			sed 's/^/    /' <<<"$out" | head -n 40
+			return 1
+		fi
 	fi
 	grep -E "store_verify:|problems$" <<<"$out" | sed 's/^/  /'
 	return 0

@@ -42,6 +42,7 @@ while getopts "n:s:b:" o; do
 done
 passed=0 failed=0 skipped=0
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
+# shellcheck disable=SC2034  # ML_FAILED is read by mountlib.bash
 bad() { echo "FAIL $*"; failed=$((failed + 1)); ML_FAILED=1; }
 finish() {
 	local s=""
