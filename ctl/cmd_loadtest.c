@@ -147,8 +147,10 @@ int cmd_loadtest(struct ctl *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return ctl_usage(c, false);
-	if ((r = lt_scenario_load(o.scenario, &s)))
+	if ((r = lt_scenario_load(o.scenario, &s))) {
+		lt_scenario_release(&s);	/* what it read before failing */
 		return r;
+	}
 	if (o.duration > 0)
 		s.duration_s = o.duration;
 	if (o.soak > 0)
