@@ -94,23 +94,14 @@ fail() {
 	failed=$((failed + 1))
 }
 
+# The mount itself is mountlib's (shared with fsx and stress).
+source "$HERE/mountlib.bash"
 start_daemon() {
-	local i
-	"$ENGRAMFS" -f "$DATA" "$M" >>"$LOG" 2>&1 &
-	DAEMON_PID=$!
-	for ((i = 0; i < 200; i++)); do
-		mountpoint -q "$M" && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "crash: the daemon did not mount; log tail:"
-	tail -n 20 "$LOG"
-	return 1
+	ML_ENGRAMFS=$ENGRAMFS ML_DATA=$DATA ML_MNT=$M ML_LOG=$LOG
+	ml_start || return 1
+	DAEMON_PID=$ML_PID
 }
 
-# SIGKILL the daemon and wait for it.  The dead mount stays in the table
-# until clear_mount: a lazy unmount while the driver still runs would let its
-# next calls fall through to the empty directory below the mount point.
 kill_daemon() {
 	kill -9 "$DAEMON_PID" 2>/dev/null
 	wait "$DAEMON_PID" 2>/dev/null
