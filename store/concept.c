@@ -610,7 +610,6 @@ int concept_sum_get(struct store *st, uint64_t id, struct concept_sum *out)
 	struct concept_sum s = { 0 };
 	uint32_t cap = 0;
 	size_t klen, vlen;
-	char *err = NULL;
 	int rc = 0;
 
 	concept_sum_key(lo, id, NULL);
@@ -628,10 +627,8 @@ int concept_sum_get(struct store *st, uint64_t id, struct concept_sum *out)
 		memcpy(&w, v, 4);
 		rc = concept_sum_push(&s, &cap, k + 9, klen - 9, w);
 	}
-	rocksdb_iter_get_error(it, &err);
-	if (!rc && err)
-		rc = err_from_rocksdb(&err, "concept sum");
-	free(err);
+	if (!rc)
+		rc = db_iter_status(st, it, "concept sum");
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	if (rc) {
@@ -735,7 +732,6 @@ static int concept_scan(struct store *st, char dir, uint64_t id,
 	rocksdb_iterator_t *it;
 	struct binding *v = NULL;
 	size_t cnt = 0, cap = 0, klen, vlen;
-	char *err = NULL;
 	int rc = 0;
 
 	lo[0] = hi[0] = (unsigned char)dir;
@@ -756,10 +752,8 @@ static int concept_scan(struct store *st, char dir, uint64_t id,
 					  be64_get((const unsigned char *)k + 9),
 					  s);
 	}
-	rocksdb_iter_get_error(it, &err);
-	if (!rc && err)
-		rc = err_from_rocksdb(&err, "bindings");
-	free(err);
+	if (!rc)
+		rc = db_iter_status(st, it, "bindings");
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	if (rc) {
@@ -945,7 +939,6 @@ static int concept_index_add_rec(struct concept_index *ix,
 static int concept_index_load(struct store *st, struct concept_index *ix)
 {
 	rocksdb_iterator_t *it;
-	char *err = NULL;
 	int rc = concept_map_init(&ix->by_id, 64);
 
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
@@ -969,10 +962,8 @@ static int concept_index_load(struct store *st, struct concept_index *ix)
 			rc = concept_index_add_rec(ix, &r);
 		concept_rec_release(&r);
 	}
-	rocksdb_iter_get_error(it, &err);
-	if (!rc && err)
-		rc = err_from_rocksdb(&err, "concepts");
-	free(err);
+	if (!rc)
+		rc = db_iter_status(st, it, "concepts");
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	if (rc)
@@ -980,23 +971,29 @@ static int concept_index_load(struct store *st, struct concept_index *ix)
 	return rc;
 }
 
-static uint64_t concept_meta_u64(struct store *st, const char *key)
+/* A counter of the default column family (0 when absent); a failed
+ * read is an error, not 0. */
+static int concept_meta_u64(struct store *st, const char *key, uint64_t *out)
 {
-	uint64_t out = 0;
 	char *v;
 	size_t n;
+	int rc = db_get(st, CF_DEFAULT, key, strlen(key), &v, &n);
 
-	if (db_get(st, CF_DEFAULT, key, strlen(key), &v, &n) == 0) {
-		if (n == 8)
-			out = be64_get((const unsigned char *)v);
-		free(v);
-	}
-	return out;
+	*out = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (n == 8)
+		*out = be64_get((const unsigned char *)v);
+	free(v);
+	return 0;
 }
 
 int concept_init(struct store *st)
 {
 	struct concept_cache *c = calloc(1, sizeof(*c));
+	uint64_t n_vectors;
 	int rc;
 
 	if (!c)
@@ -1004,8 +1001,10 @@ int concept_init(struct store *st)
 	pthread_rwlock_init(&c->lock, NULL);
 	pthread_mutex_init(&c->run_lock, NULL);
 	c->dirty_seq = (uint64_t)now_ns();
-	c->n_vectors = concept_meta_u64(st, "meta/vectors");
-	rc = concept_index_load(st, &c->ix);
+	rc = concept_meta_u64(st, "meta/vectors", &n_vectors);
+	c->n_vectors = n_vectors;
+	if (!rc)
+		rc = concept_index_load(st, &c->ix);
 	st->concepts = c;
 	if (!rc && !st->read_only)
 		rc = dirty_seed_all(st);
@@ -1250,19 +1249,23 @@ size_t concept_candidates(struct store *st, char *const *terms,
 	return got;
 }
 
-/* Document frequency of TERM among the consolidated vectors. */
-static int64_t concept_df(struct store *st, const char *term)
+/* Document frequency of TERM among the consolidated vectors (0 when
+ * absent); a failed read is an error, not a frequency of 0. */
+static int concept_df(struct store *st, const char *term, int64_t *df)
 {
-	int64_t df = 0;
 	char *v;
 	size_t n;
+	int rc = db_get(st, CF_DF, term, strlen(term), &v, &n);
 
-	if (db_get(st, CF_DF, term, strlen(term), &v, &n) == 0) {
-		if (n == 8)
-			df = (int64_t)be64_get((const unsigned char *)v);
-		free(v);
-	}
-	return df;
+	*df = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (n == 8)
+		*df = (int64_t)be64_get((const unsigned char *)v);
+	free(v);
+	return 0;
 }
 
 /*
@@ -1271,15 +1274,18 @@ static int64_t concept_df(struct store *st, const char *term)
  * (df 0) are left out: no centroid holds them, and counting them would
  * only scale every similarity down alike.
  */
-static size_t concept_cue(struct store *st, const struct text_terms *t,
-			  char **terms, float *w)
+static int concept_cue(struct store *st, const struct text_terms *t,
+		       char **terms, float *w, size_t *nterms)
 {
 	double n_docs = (double)st->concepts->n_vectors, norm = 0;
 	size_t k = 0;
 
-	for (size_t i = 0; i < t->n && i < CONCEPT_CUE_TERMS; i++) {
-		int64_t df = concept_df(st, t->v[i].term);
+	for (size_t i = 0; i < t->n && k < CONCEPT_CUE_TERMS; i++) {
+		int64_t df = 0;
+		int rc = t->v[i].stop ? 0 : concept_df(st, t->v[i].term, &df);
 
+		if (rc)
+			return rc;
 		if (df <= 0)
 			continue;
 		terms[k] = t->v[i].term;
@@ -1291,7 +1297,8 @@ static size_t concept_cue(struct store *st, const struct text_terms *t,
 	norm = sqrt(norm);
 	for (size_t i = 0; i < k; i++)
 		w[i] = norm > 0 ? (float)(w[i] / norm) : 0;
-	return k;
+	*nterms = k;
+	return 0;
 }
 
 int concept_match(struct store *st, const struct text_terms *t, size_t max,
@@ -1300,10 +1307,11 @@ int concept_match(struct store *st, const struct text_terms *t, size_t max,
 	char *terms[CONCEPT_CUE_TERMS];
 	float w[CONCEPT_CUE_TERMS];
 	struct concept_hit *hits = NULL;
-	size_t k, got = 0;
-	int rc = 0;
+	size_t k = 0, got = 0;
+	int rc = concept_cue(st, t, terms, w, &k);
 
-	k = concept_cue(st, t, terms, w);
+	if (rc)
+		return rc;
 	if (max && k) {
 		hits = calloc(max, sizeof(*hits));
 		if (!hits)
@@ -1501,17 +1509,26 @@ int concept_words(struct store *st, const uint64_t *inos, size_t n,
 {
 	struct concept_words_ctx x = { stems, k, NULL, 0 };
 	size_t i;
+	int rc = 0;
 
 	x.v = calloc(CONCEPT_WORDS_MAX, sizeof(*x.v));
 	if (!x.v)
 		return -ENOMEM;
-	for (i = 0; i < n && i < CONCEPT_WORDS_DOCS; i++) {
+	for (i = 0; !rc && i < n && i < CONCEPT_WORDS_DOCS; i++) {
 		char *buf = NULL;
 		size_t len = 0;
 
-		if (store_content_read(st, inos[i], &buf, &len) == 0)
+		/* A member deleted meanwhile gives no words; a failed
+		 * read is an error (the label would differ). */
+		rc = store_content_read(st, inos[i], &buf, &len);
+		if (!rc)
 			concept_words_scan(&x, buf, len);
 		free(buf);
+		rc = rc == -ENOENT ? 0 : rc;
+	}
+	if (rc) {
+		free(x.v);
+		return rc;
 	}
 	for (i = 0; i < k; i++) {
 		words[i] = concept_word_pick(&x, i);
@@ -1596,7 +1613,6 @@ int store_concept_list(struct store *st, const char *after,
 {
 	rocksdb_iterator_t *it;
 	size_t alen = after ? strlen(after) : 0, klen, vlen;
-	char *err = NULL;
 	int rc = 0;
 
 	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_LABELS]);
@@ -1614,10 +1630,8 @@ int store_concept_list(struct store *st, const char *after,
 		rc = fn(ctx, &c);
 		store_concept_release(&c);
 	}
-	rocksdb_iter_get_error(it, &err);
-	if (!rc && err)
-		rc = err_from_rocksdb(&err, "concepts");
-	free(err);
+	if (!rc)
+		rc = db_iter_status(st, it, "concepts");
 	rocksdb_iter_destroy(it);
 	return rc;
 }
@@ -1685,12 +1699,21 @@ static int concept_render_members(struct store *st, uint64_t id,
 		struct store_attr a;
 		char *path;
 
-		if (store_getattr(st, m[i].id, &a) || !S_ISREG(a.mode))
-			continue;	/* forgotten meanwhile */
-		++*count;
-		if (!store_may_read(st, c, m[i].id) ||
-		    store_path(st, m[i].id, &path))
+		/* A member forgotten meanwhile is left out; a failed read
+		 * is an error, not a shorter list. */
+		rc = store_getattr(st, m[i].id, &a);
+		if (rc || !S_ISREG(a.mode)) {
+			rc = rc == -ENOENT ? 0 : rc;
 			continue;
+		}
+		++*count;
+		if (!store_may_read(st, c, m[i].id))
+			continue;
+		rc = store_path(st, m[i].id, &path);
+		if (rc) {
+			rc = rc == -ENOENT ? 0 : rc;
+			continue;
+		}
 		concept_printf(lines, "%.4f\t%s\n", m[i].strength, path);
 		free(path);
 		rc = lines->err;

@@ -232,6 +232,7 @@ struct cons_run {
 	struct cons_label *lab;
 	size_t nlab, caplab;
 	rocksdb_writebatch_t *b;
+	int read_err;		/* a failed read of a frequency: no commit */
 };
 
 /* ---- growing arrays ------------------------------------------------- */
@@ -306,26 +307,34 @@ int dirty_seed_all(struct store *st)
 		free(rc ? NULL : v);
 		return rc;
 	}
+	rc = 0;
 	b = rocksdb_writebatch_create();
 	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_INODES]);
-	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+	for (rocksdb_iter_seek_to_first(it); !rc && rocksdb_iter_valid(it);
 	     rocksdb_iter_next(it)) {
 		const char *k = rocksdb_iter_key(it, &klen);
 		struct inode_rec r;
 
-		if (klen != 8 ||
-		    inode_get(st, be64_get((const unsigned char *)k), &r))
+		if (klen != 8)
 			continue;
+		rc = inode_get(st, be64_get((const unsigned char *)k), &r);
+		if (rc) {
+			rc = rc == -ENOENT ? 0 : rc;
+			continue;
+		}
 		if (r.indexed && S_ISREG(r.a.mode)) {
 			dirty_mark(b, st, r.a.ino);
 			n++;
 		}
 		inode_rec_release(&r);
 	}
+	if (!rc)
+		rc = db_iter_status(st, it, "dual memory: inodes");
 	rocksdb_iter_destroy(it);
 	rocksdb_writebatch_put_cf(b, st->cf[CF_DEFAULT], "meta/dual_schema",
 				  16, "1", 1);
-	rc = db_write(st, b, true);
+	if (!rc)
+		rc = db_write(st, b, true);
 	rocksdb_writebatch_destroy(b);
 	if (!rc && n)
 		store_log(STORE_LOG_NOTICE,
@@ -356,20 +365,32 @@ static const char *cons_term(const struct cons_run *r, uint32_t tid)
 	return r->tab.s[tid];
 }
 
+/*
+ * The document frequency of TID, read once per run.  A failed read is
+ * not a frequency of 0: it is kept in r->read_err, which stops the chunk
+ * before its commit (cons_chunk), and the frequency stays unloaded.
+ */
 static int64_t cons_df_of(struct cons_run *r, uint32_t tid)
 {
 	struct cons_df *d = &r->df[tid];
 	const char *t = cons_term(r, tid);
 	char *v;
 	size_t n;
+	int rc;
 
-	if (!d->loaded) {
-		d->loaded = true;
-		if (db_get(r->st, CF_DF, t, strlen(t), &v, &n) == 0) {
-			if (n == 8)
-				d->df = (int64_t)be64_get((unsigned char *)v);
-			free(v);
-		}
+	if (d->loaded)
+		return d->df;
+	rc = db_get(r->st, CF_DF, t, strlen(t), &v, &n);
+	if (rc && rc != -ENOENT) {
+		if (!r->read_err)
+			r->read_err = rc;
+		return 0;
+	}
+	d->loaded = true;
+	if (!rc) {
+		if (n == 8)
+			d->df = (int64_t)be64_get((unsigned char *)v);
+		free(v);
 	}
 	return d->df;
 }
@@ -644,6 +665,8 @@ static int cons_analyse(struct cons_run *r, uint64_t ino,
 	if (S_ISREG(rec.a.mode) && rec.indexed) {
 		rc = index_terms_of(r->st, &rec, t);
 		r->tot->analysed++;
+		if (!rc)
+			text_terms_drop_stop(t);	/* concepts are content */
 		*alive = !rc && t->n > 0;
 	}
 	inode_rec_release(&rec);
@@ -706,6 +729,7 @@ static int cons_read_dirty(struct cons_run *r, uint64_t *cursor, bool *more)
 		mark[n++] = vlen == 8 ? be64_get((const unsigned char *)v) : 1;
 	}
 	*more = rocksdb_iter_valid(it);
+	rc = db_iter_status(r->st, it, "consolidation: dirty marks");
 	rocksdb_iter_destroy(it);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = cons_dirty_load(r, ino[i], mark[i]);
@@ -1103,6 +1127,8 @@ static int cons_postings(struct cons_run *r, uint32_t tid,
 		else
 			++*slot;
 	}
+	if (!rc)
+		rc = db_iter_status(r->st, it, "consolidation: postings");
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	return rc;
@@ -1924,23 +1950,34 @@ static int cons_publish(struct cons_run *r)
 
 /* ---- a run ----------------------------------------------------------- */
 
-static uint64_t cons_meta(struct store *st, const char *key, uint64_t def)
+/* A counter of the run (DEF when absent); a failed read is an error. */
+static int cons_meta(struct store *st, const char *key, uint64_t def,
+		     uint64_t *out)
 {
-	uint64_t out = def;
 	char *v;
 	size_t n;
+	int rc = db_get(st, CF_DEFAULT, key, strlen(key), &v, &n);
 
-	if (db_get(st, CF_DEFAULT, key, strlen(key), &v, &n) == 0) {
-		if (n == 8)
-			out = be64_get((unsigned char *)v);
-		free(v);
+	*out = def;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc) {
+		store_log(STORE_LOG_ERR, "consolidation: cannot read %s: %s",
+			  key, strerror(-rc));
+		return rc;
 	}
-	return out;
+	if (n == 8)
+		*out = be64_get((unsigned char *)v);
+	free(v);
+	return 0;
 }
 
 static int cons_run_init(struct cons_run *r, struct store *st,
 			 struct cons_total *tot)
 {
+	uint64_t n_vectors;
+	int rc;
+
 	memset(r, 0, sizeof(*r));
 	r->st = st;
 	r->tot = tot;
@@ -1950,9 +1987,14 @@ static int cons_run_init(struct cons_run *r, struct store *st,
 	if (r->min_size < 2)
 		r->min_size = 2;
 	r->now = now_ns() / 1000000000;
-	r->n_vectors = (int64_t)cons_meta(st, "meta/vectors", 0);
-	r->next_cid = r->first_new = cons_meta(st, "meta/next_concept", 1);
 	r->b = rocksdb_writebatch_create();
+	rc = cons_meta(st, "meta/vectors", 0, &n_vectors);
+	if (!rc)
+		rc = cons_meta(st, "meta/next_concept", 1, &r->next_cid);
+	if (rc)
+		return rc;
+	r->n_vectors = (int64_t)n_vectors;
+	r->first_new = r->next_cid;
 	if (concept_map_init(&r->ep_ix, CONS_CHUNK) ||
 	    concept_map_init(&r->con_ix, 64))
 		return -ENOMEM;
@@ -2043,6 +2085,8 @@ static int cons_chunk(struct cons_run *r, uint64_t *cursor, bool *more)
 	cons_lap(r, 0, &t);
 	if (!rc && r->nd)
 		rc = cons_process(r, &t);
+	if (!rc)
+		rc = r->read_err;
 	if (!rc && r->nd)
 		rc = cons_commit(r);
 	cons_lap(r, 4, &t);

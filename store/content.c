@@ -10,6 +10,12 @@
  *
  * The size limit (store.max_episode_bytes) is checked here as well as in
  * the daemon: the store keeps its own invariant whoever calls it.
+ *
+ * Times.  A replace sets mtime and ctime to now, unless the caller gives
+ * the times (store_content_write_times): the daemon does when a time was
+ * set on an episode with uncommitted writes (`cp -p`, engramctl import:
+ * write, futimens, close), so content and time are one batch and the
+ * postings, which carry the time, are written once and right.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,9 +53,23 @@ int store_content_read(struct store *st, uint64_t ino, char **buf,
 	return 0;
 }
 
+/* The times a replace gives R: those of T, else now (mtime, ctime) and
+ * unchanged (atime). */
+static void content_times(struct inode_rec *r, const struct store_times *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	r->a.mtime = t && t->mtime ? *t->mtime : now;
+	r->a.ctime = t && t->ctime ? *t->ctime : now;
+	if (t && t->atime)
+		r->a.atime = *t->atime;
+}
+
 static int content_commit(rocksdb_writebatch_t *b, struct store *st,
 			  struct inode_rec *r, const void *buf, size_t len,
-			  const struct text_terms *neu, struct count_delta *d)
+			  const struct text_terms *neu,
+			  const struct store_times *t, struct count_delta *d)
 {
 	unsigned char key[8];
 	struct text_terms old = { 0 };
@@ -63,8 +83,7 @@ static int content_commit(rocksdb_writebatch_t *b, struct store *st,
 		d->total_len += (int64_t)neu->length - r->dl;
 		r->dl = neu->length;
 	}
-	clock_gettime(CLOCK_REALTIME, &r->a.mtime);
-	r->a.ctime = r->a.mtime;
+	content_times(r, t);
 	d->bytes += (int64_t)len - (int64_t)r->a.size;
 	r->a.size = len;
 	r->a.hash = XXH64(buf, len, 0);
@@ -88,6 +107,7 @@ static int content_commit(rocksdb_writebatch_t *b, struct store *st,
 static int content_write_locked(struct store *st, uint64_t ino,
 				const void *buf, size_t len, unsigned flags,
 				const struct text_terms *neu,
+				const struct store_times *t,
 				struct store_attr *out)
 {
 	struct inode_rec r;
@@ -102,7 +122,7 @@ static int content_write_locked(struct store *st, uint64_t ino,
 		return -EISDIR;
 	}
 	b = rocksdb_writebatch_create();
-	rc = content_commit(b, st, &r, buf, len, neu, &d);
+	rc = content_commit(b, st, &r, buf, len, neu, t, &d);
 	if (!rc)
 		rc = db_write(st, b, flags & STORE_SYNC);
 	if (!rc) {
@@ -127,8 +147,10 @@ static int content_check_size(struct store *st, size_t len)
 	return 0;
 }
 
-int store_content_write(struct store *st, uint64_t ino, const void *buf,
-			size_t len, unsigned flags, struct store_attr *out)
+int store_content_write_times(struct store *st, uint64_t ino,
+			      const void *buf, size_t len, unsigned flags,
+			      const struct store_times *t,
+			      struct store_attr *out)
 {
 	struct text_terms neu = { 0 };
 	int rc = content_check_size(st, len);
@@ -138,10 +160,16 @@ int store_content_write(struct store *st, uint64_t ino, const void *buf,
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&st->write_lock);
-	rc = content_write_locked(st, ino, buf, len, flags, &neu, out);
+	rc = content_write_locked(st, ino, buf, len, flags, &neu, t, out);
 	pthread_mutex_unlock(&st->write_lock);
 	text_terms_release(&neu);
 	return rc;
+}
+
+int store_content_write(struct store *st, uint64_t ino, const void *buf,
+			size_t len, unsigned flags, struct store_attr *out)
+{
+	return store_content_write_times(st, ino, buf, len, flags, NULL, out);
 }
 
 static int content_append_locked(struct store *st, uint64_t ino,
@@ -168,7 +196,7 @@ static int content_append_locked(struct store *st, uint64_t ino,
 	rc = text_analyze(all, olen + len, &neu);
 	if (!rc)
 		rc = content_write_locked(st, ino, all, olen + len, flags,
-					  &neu, out);
+					  &neu, NULL, out);
 	text_terms_release(&neu);
 	free(all);
 	return rc;

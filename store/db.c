@@ -44,7 +44,9 @@
  *
  * Writes that read first (counters, frequencies) hold st->write_lock;
  * readers use the RocksDB snapshot semantics of single gets and
- * iterators and never lock.  Write options: WAL always on; STORE_SYNC
+ * iterators and never lock.  A failed read (db_get, or an iterator's
+ * db_iter_status after its scan) is an error passed up, never taken for
+ * an absent key.  Write options: WAL always on; STORE_SYNC
  * and flag writes also fsync the WAL.  A kill -9 loses nothing written
  * (the WAL is in the page cache); only a power loss can drop writes that
  * were not fsync'd, which is what fsync(2) promises anyway.
@@ -74,9 +76,19 @@ static const char *const db_cf_names[CF__COUNT] = {
 	[CF_LABELS] = "labels",     [CF_BINDINGS] = "bindings",
 };
 
-/* Fault injection: fail the N-th write with an errno (tests only). */
-static _Atomic long db_fault_countdown;
-static _Atomic int db_fault_err;
+/*
+ * Fault injection (tests only): fail the N-th database write, or the N-th
+ * read, that the calling thread makes from now on, with an errno.  The
+ * countdowns are per thread, so a background thread (the recall history
+ * writer, consolidation) cannot take a fault meant for the operation
+ * under test, and a test needs to stop nothing to arm one.  A read is a
+ * point get (db_get) or one scan of an iterator (db_iter_status).
+ */
+struct db_fault {
+	long countdown;		/* 0 = off */
+	int err;
+};
+static _Thread_local struct db_fault db_fault_w, db_fault_r;
 
 void be64_put(unsigned char *p, uint64_t v)
 {
@@ -101,23 +113,32 @@ int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void db_fault_arm(struct db_fault *f, long nth, int err)
+{
+	f->err = err;
+	f->countdown = nth > 0 ? nth : 0;
+}
+
 void db_fault_write(struct store *st, long nth, int err)
 {
 	(void)st;
-	db_fault_err = err;
-	db_fault_countdown = nth;
+	db_fault_arm(&db_fault_w, nth, err);
 }
 
-static bool db_fault_hit(void)
+void db_fault_read(struct store *st, long nth, int err)
 {
-	long n = db_fault_countdown;
+	(void)st;
+	db_fault_arm(&db_fault_r, nth, err);
+}
 
-	while (n > 0) {
-		if (atomic_compare_exchange_weak(&db_fault_countdown, &n,
-						 n - 1))
-			return n == 1;
-	}
-	return false;
+/* Count one access; true if it is the one to fail (logged as WHAT). */
+static bool db_fault_hit(struct db_fault *f, const char *what)
+{
+	if (f->countdown <= 0 || --f->countdown > 0)
+		return false;
+	store_log(STORE_LOG_WARNING, "%s: injected fault (%s)", what,
+		  strerror(f->err));
+	return true;
 }
 
 int db_get(struct store *st, enum db_cf cf, const void *key, size_t klen,
@@ -126,6 +147,8 @@ int db_get(struct store *st, enum db_cf cf, const void *key, size_t klen,
 	char *err = NULL, *v;
 	size_t n = 0;
 
+	if (db_fault_hit(&db_fault_r, "read"))
+		return -db_fault_r.err;
 	v = rocksdb_get_cf(st->db, st->ro, st->cf[cf], key, klen, &n, &err);
 	if (err)
 		return err_from_rocksdb(&err, "read");
@@ -142,13 +165,21 @@ int db_write(struct store *st, rocksdb_writebatch_t *b, bool sync)
 
 	if (st->read_only)
 		return -EROFS;
-	if (db_fault_hit()) {
-		store_log(STORE_LOG_WARNING, "write: injected fault (%s)",
-			  strerror(db_fault_err));
-		return -db_fault_err;
-	}
+	if (db_fault_hit(&db_fault_w, "write"))
+		return -db_fault_w.err;
 	rocksdb_write(st->db, sync ? st->wo_sync : st->wo, b, &err);
 	return err_from_rocksdb(&err, "write");
+}
+
+int db_iter_status(struct store *st, rocksdb_iterator_t *it, const char *what)
+{
+	char *err = NULL;
+
+	(void)st;
+	if (db_fault_hit(&db_fault_r, what))
+		return -db_fault_r.err;
+	rocksdb_iter_get_error(it, &err);
+	return err_from_rocksdb(&err, what);
 }
 
 void db_put_u64(rocksdb_writebatch_t *b, struct store *st, enum db_cf cf,
@@ -161,18 +192,36 @@ void db_put_u64(rocksdb_writebatch_t *b, struct store *st, enum db_cf cf,
 				  (const char *)buf, 8);
 }
 
-static uint64_t db_get_u64(struct store *st, const char *key, uint64_t def)
+/*
+ * A u64 of the default column family; DEF when the key is absent.  A read
+ * error is an error, never "absent": a store opened with its inode
+ * counter read as the default would hand out inode numbers again.
+ */
+static int db_get_u64(struct store *st, const char *key, uint64_t def,
+		      uint64_t *out)
 {
 	char *v;
 	size_t n;
-	uint64_t out = def;
+	int rc = db_get(st, CF_DEFAULT, key, strlen(key), &v, &n);
 
-	if (db_get(st, CF_DEFAULT, key, strlen(key), &v, &n) == 0) {
-		if (n == 8)
-			out = be64_get((const unsigned char *)v);
-		free(v);
+	if (rc == -ENOENT) {
+		*out = def;
+		return 0;
 	}
-	return out;
+	if (rc) {
+		store_log(STORE_LOG_ERR, "cannot read %s: %s", key,
+			  strerror(-rc));
+		return rc;
+	}
+	if (n != 8) {
+		store_log(STORE_LOG_ERR, "%s: bad value (%zu bytes, not 8)",
+			  key, n);
+		free(v);
+		return -EIO;
+	}
+	*out = be64_get((const unsigned char *)v);
+	free(v);
+	return 0;
 }
 
 /* ---- merge operators ------------------------------------------------ */
@@ -365,14 +414,30 @@ static int db_open_rocks(struct store *st)
 	return 0;
 }
 
-static void db_load_counters(struct store *st)
+static int db_load_counters(struct store *st)
 {
-	st->next_ino = db_get_u64(st, "meta/next_ino", STORE_FIRST_INO);
-	st->n_episodes = db_get_u64(st, "meta/episodes", 0);
-	st->n_folders = db_get_u64(st, "meta/folders", 0);
-	st->n_indexed = db_get_u64(st, "meta/indexed", 0);
-	st->n_bytes = db_get_u64(st, "meta/bytes", 0);
-	st->total_len = db_get_u64(st, "meta/total_len", 0);
+	uint64_t v[6];
+	int rc = db_get_u64(st, "meta/next_ino", STORE_FIRST_INO, &v[0]);
+
+	if (!rc)
+		rc = db_get_u64(st, "meta/episodes", 0, &v[1]);
+	if (!rc)
+		rc = db_get_u64(st, "meta/folders", 0, &v[2]);
+	if (!rc)
+		rc = db_get_u64(st, "meta/indexed", 0, &v[3]);
+	if (!rc)
+		rc = db_get_u64(st, "meta/bytes", 0, &v[4]);
+	if (!rc)
+		rc = db_get_u64(st, "meta/total_len", 0, &v[5]);
+	if (rc)
+		return rc;
+	st->next_ino = v[0];
+	st->n_episodes = v[1];
+	st->n_folders = v[2];
+	st->n_indexed = v[3];
+	st->n_bytes = v[4];
+	st->total_len = v[5];
+	return 0;
 }
 
 static void db_release(struct store *st)
@@ -403,6 +468,7 @@ static void db_release(struct store *st)
 	metrics_free(st);
 	concept_free(st);
 	pthread_mutex_destroy(&st->write_lock);
+	commit_destroy(st);
 	free(st->dir);
 	free(st);
 }
@@ -417,6 +483,7 @@ int store_open(const char *dir, const struct store_options *opt,
 	if (!st)
 		return -ENOMEM;
 	pthread_mutex_init(&st->write_lock, NULL);
+	commit_init(st);
 	st->dir = strdup(dir);
 	st->read_only = opt && opt->read_only;
 	clock_gettime(CLOCK_REALTIME, &st->opened);
@@ -434,10 +501,13 @@ int store_open(const char *dir, const struct store_options *opt,
 	rc = db_open_rocks(st);
 	if (rc)
 		goto out_release;
-	db_load_counters(st);
-	rc = metrics_init(st);
+	rc = db_load_counters(st);
+	if (!rc)
+		rc = metrics_init(st);
 	if (!rc)
 		rc = inode_init_root(st);
+	if (!rc && !st->read_only)
+		rc = index_upgrade(st);
 	if (!rc)
 		rc = flag_load(st);
 	if (!rc)
@@ -491,12 +561,9 @@ const char *store_dir(const struct store *st)
 
 int store_sync(struct store *st)
 {
-	char *err = NULL;
-
-	if (db_fault_hit())
-		return -db_fault_err;
-	rocksdb_flush_wal(st->db, 1, &err);
-	return err_from_rocksdb(&err, "sync");
+	if (db_fault_hit(&db_fault_w, "sync"))
+		return -db_fault_w.err;
+	return commit_sync(st);	/* group commit */
 }
 
 void store_counts(struct store *st, struct store_counts *out)

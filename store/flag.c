@@ -139,6 +139,9 @@ static const struct store_flag_def flag_table[FLAG__COUNT] = {
 	[FLAG_BR_ENABLE_PATTERN_COMPLETION] = FLAG_DEF_BOOL("blended_recall",
 		"enable_pattern_completion", "1",
 		"add strongly bound concept members for weak or sparse answers"),
+	[FLAG_BR_CUE_COMPLETION] = FLAG_DEF_BOOL("blended_recall",
+		"cue_completion", "1",
+		"complete a cue word no episode holds (a typo) to the stored word one edit away"),
 
 	/* [consolidation] */
 	/* 300 s: the runbook's "every 5 min"; new episodes reach concepts
@@ -557,9 +560,9 @@ static int flag_load_seq(struct store *st)
 {
 	rocksdb_iterator_t *it;
 	const char *key;
-	char *err = NULL;
 	uint64_t seq = 0;
 	size_t klen = 8;
+	int rc;
 
 	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_HISTORY]);
 	rocksdb_iter_seek_to_last(it);
@@ -568,10 +571,10 @@ static int flag_load_seq(struct store *st)
 		if (klen == 8)
 			seq = be64_get((const unsigned char *)key);
 	}
-	rocksdb_iter_get_error(it, &err);
+	rc = db_iter_status(st, it, "reading the flag history");
 	rocksdb_iter_destroy(it);
-	if (err)
-		return err_from_rocksdb(&err, "reading the flag history");
+	if (rc)
+		return rc;
 	if (klen != 8) {
 		store_log(STORE_LOG_ERR,
 			  "flag history: key of %zu bytes, expected 8: database corrupt",
@@ -797,7 +800,7 @@ static int flag_append(char **buf, size_t *len, size_t *cap, const char *p,
 int store_flag_history(struct store *st, char **out, size_t *len)
 {
 	rocksdb_iterator_t *it;
-	char *buf = NULL, *err = NULL;
+	char *buf = NULL;
 	const char *v;
 	size_t n = 0, cap = 0, vlen;
 	int rc = flag_append(&buf, &n, &cap, "", 0);
@@ -808,13 +811,9 @@ int store_flag_history(struct store *st, char **out, size_t *len)
 		v = rocksdb_iter_value(it, &vlen);
 		rc = flag_append(&buf, &n, &cap, v, vlen);
 	}
-	rocksdb_iter_get_error(it, &err);
+	if (!rc)
+		rc = db_iter_status(st, it, "reading the flag history");
 	rocksdb_iter_destroy(it);
-	if (err) {
-		int e = err_from_rocksdb(&err, "reading the flag history");
-
-		rc = rc ? rc : e;
-	}
 	if (rc) {
 		free(buf);
 		return rc;

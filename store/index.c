@@ -20,13 +20,14 @@
  * letters and digits), which keeps the prefix unambiguous.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store_i.h"
 
-#define INDEX_TERM_MAX 64	/* text.c drops longer tokens */
 
 size_t varint_put(unsigned char *p, uint64_t v)
 {
@@ -153,5 +154,109 @@ int index_terms_of(struct store *st, const struct inode_rec *r,
 		return rc;
 	rc = text_analyze(buf, len, t);
 	free(buf);
+	return rc;
+}
+
+/* ---- format upgrade ------------------------------------------------- */
+
+#define INDEX_FORMAT	2	/* 1: no stop words; 2: stop words indexed */
+#define INDEX_UPGRADE_BATCH 256	/* episodes a write */
+
+static int index_format_get(struct store *st, uint64_t *out)
+{
+	char *v;
+	size_t n;
+	int rc = db_get(st, CF_DEFAULT, "meta/index_format", 17, &v, &n);
+
+	if (rc == -ENOENT) {	/* new, or from before the key: format 1 */
+		*out = 1;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*out = n == 8 ? be64_get((unsigned char *)v) : 0;
+	free(v);
+	return 0;
+}
+
+/* Add the postings format 1 did not have (the stop words) for INO. */
+static int index_upgrade_one(struct store *st, rocksdb_writebatch_t *b,
+			     uint64_t ino)
+{
+	struct text_terms t;
+	struct inode_rec r;
+	int rc = inode_get(st, ino, &r);
+
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	if (S_ISREG(r.a.mode) && r.indexed) {
+		rc = index_terms_of(st, &r, &t);
+		for (size_t i = 0; !rc && i < t.n; i++)
+			if (t.v[i].stop)
+				index_put(b, st, &r, &t.v[i]);
+		text_terms_release(&t);
+	}
+	inode_rec_release(&r);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int index_upgrade_all(struct store *st)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+		st->db, st->ro, st->cf[CF_INODES]);
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	size_t n = 0, klen;
+	int rc = 0;
+
+	for (rocksdb_iter_seek_to_first(it); !rc && rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		const char *k = rocksdb_iter_key(it, &klen);
+
+		if (klen != 8)
+			continue;
+		rc = index_upgrade_one(st, b, be64_get((const unsigned char *)k));
+		if (!rc && ++n % INDEX_UPGRADE_BATCH == 0) {
+			rc = db_write(st, b, false);
+			rocksdb_writebatch_clear(b);
+		}
+	}
+	if (!rc)
+		rc = db_iter_status(st, it, "index upgrade");
+	if (!rc) {
+		db_put_u64(b, st, CF_DEFAULT, "meta/index_format", INDEX_FORMAT);
+		rc = db_write(st, b, true);
+	}
+	rocksdb_writebatch_destroy(b);
+	rocksdb_iter_destroy(it);
+	return rc;
+}
+
+/*
+ * At open: bring an index of an older format up to INDEX_FORMAT, once,
+ * in place (postings are only added, so a crash half way leaves a store
+ * that upgrades again at the next open).  A new store just gets the key.
+ */
+int index_upgrade(struct store *st)
+{
+	uint64_t fmt;
+	int rc = index_format_get(st, &fmt);
+
+	if (rc || fmt == INDEX_FORMAT)
+		return rc;
+	if (fmt > INDEX_FORMAT) {
+		store_log(STORE_LOG_ERR, "index format %" PRIu64 " is newer "
+			  "than this engramfs (%d): upgrade engramfs", fmt,
+			  INDEX_FORMAT);
+		return -EPROTO;
+	}
+	if (st->n_indexed)
+		store_log(STORE_LOG_NOTICE, "upgrading the index from format "
+			  "%" PRIu64 " to %d (%" PRIu64 " episodes): stop words "
+			  "are now indexed", fmt, INDEX_FORMAT,
+			  (uint64_t)st->n_indexed);
+	rc = index_upgrade_all(st);
+	if (rc)
+		store_log(STORE_LOG_ERR, "index upgrade failed: %s",
+			  strerror(-rc));
 	return rc;
 }

@@ -95,8 +95,9 @@ static void inode_encode(unsigned char *p, const struct inode_rec *r)
 	inode_le64(p + 80, a->hash);
 }
 
-static int inode_decode(const unsigned char *p, size_t n, uint64_t ino,
-			struct inode_rec *r)
+/* The fixed part of a record: everything but the name. */
+static int inode_decode_attr(const unsigned char *p, size_t n, uint64_t ino,
+			     struct inode_rec *r)
 {
 	struct store_attr *a = &r->a;
 	uint64_t conf;
@@ -123,6 +124,16 @@ static int inode_decode(const unsigned char *p, size_t n, uint64_t ino,
 	conf = inode_rd64(p + 72);
 	memcpy(&a->confidence, &conf, 8);
 	a->hash = inode_rd64(p + 80);
+	return 0;
+}
+
+static int inode_decode(const unsigned char *p, size_t n, uint64_t ino,
+			struct inode_rec *r)
+{
+	int rc = inode_decode_attr(p, n, ino, r);
+
+	if (rc)
+		return rc;
 	r->name = strndup((const char *)p + INODE_HDR, n - INODE_HDR);
 	return r->name ? 0 : -ENOMEM;
 }
@@ -220,10 +231,10 @@ int inode_init_root(struct store *st)
 	int rc;
 
 	rc = inode_get(st, STORE_ROOT_INO, &r);
-	if (rc != -ENOENT) {
-		inode_rec_release(&r);
+	if (rc == 0)
+		inode_rec_release(&r);	/* r is only set on success */
+	if (rc != -ENOENT)
 		return rc;
-	}
 	if (st->read_only)
 		return 0;
 	memset(&r, 0, sizeof(r));
@@ -281,14 +292,130 @@ int store_lookup(struct store *st, uint64_t parent, const char *name,
 	return store_getattr(st, ino, out);
 }
 
-int store_readdir(struct store *st, uint64_t dir, const char *after,
-		  store_dirent_fn *fn, void *ctx)
+/*
+ * Inode records for a listing.  Entries come in name order; names made
+ * in order (numbered or timestamped episodes, the usual case) have
+ * increasing numbers, and W concurrent writers make W such runs
+ * interleaved.  So the listing keeps a few iterators over CF_INODES, and
+ * reads each record by stepping forward from the iterator that stands
+ * closest below it; only when none is a few steps away does it seek (the
+ * least recently used iterator), which costs about what a point read
+ * does.  A point read per entry (what store_getattr does) made `ls -l`
+ * of 100,000 episodes spend two thirds of its time in RocksDB lookups.
+ */
+#define CURSORS 4
+#define CURSOR_STEPS 16
+
+struct inode_cursors {
+	struct store *st;
+	rocksdb_iterator_t *it[CURSORS];
+	unsigned long used[CURSORS], tick;
+};
+
+/* The number IT stands at, or false. */
+static bool cursor_at(rocksdb_iterator_t *it, uint64_t *ino)
+{
+	const char *k;
+	size_t klen;
+
+	if (!it || !rocksdb_iter_valid(it))
+		return false;
+	k = rocksdb_iter_key(it, &klen);
+	if (klen != 8)
+		return false;
+	*ino = be64_get((const unsigned char *)k);
+	return true;
+}
+
+/* Step the iterator closest below INO towards it: the iterator now at INO,
+ * or -1. */
+static int cursors_step(struct inode_cursors *cs, uint64_t ino)
+{
+	uint64_t k, best = 0;
+	int i, b = -1;
+
+	for (i = 0; i < CURSORS; i++)
+		if (cursor_at(cs->it[i], &k) && k <= ino && (b < 0 || k > best)) {
+			b = i;
+			best = k;
+		}
+	if (b < 0)
+		return -1;
+	for (i = 0; best < ino && i < CURSOR_STEPS; i++) {
+		rocksdb_iter_next(cs->it[b]);
+		if (!cursor_at(cs->it[b], &best))
+			return -1;
+	}
+	return best == ino ? b : -1;
+}
+
+/* Seek an unused or the least recently used iterator to INO. */
+static int cursors_seek(struct inode_cursors *cs, uint64_t ino, int *out)
+{
+	unsigned char key[8];
+	char *err = NULL;
+	uint64_t k;
+	int i, b = 0;
+
+	for (i = 0; i < CURSORS; i++) {
+		if (!cs->it[i]) {
+			cs->it[i] = rocksdb_create_iterator_cf(cs->st->db,
+							       cs->st->ro,
+							       cs->st->cf[CF_INODES]);
+			b = i;
+			break;
+		}
+		if (cs->used[i] < cs->used[b])
+			b = i;
+	}
+	be64_put(key, ino);
+	rocksdb_iter_seek(cs->it[b], (const char *)key, 8);
+	*out = b;
+	if (cursor_at(cs->it[b], &k))
+		return k == ino ? 0 : -ENOENT;
+	rocksdb_iter_get_error(cs->it[b], &err);
+	return err ? err_from_rocksdb(&err, "readdir") : -ENOENT;
+}
+
+/* The attributes of INO: -ENOENT if it has no record (raced with a
+ * delete), -EIO if the record is bad. */
+static int cursors_attr(struct inode_cursors *cs, uint64_t ino,
+			struct store_attr *a)
+{
+	struct inode_rec r;
+	const char *v;
+	size_t vlen;
+	int b = cursors_step(cs, ino), rc = 0;
+
+	if (b < 0)
+		rc = cursors_seek(cs, ino, &b);
+	if (rc)
+		return rc;
+	cs->used[b] = ++cs->tick;
+	v = rocksdb_iter_value(cs->it[b], &vlen);
+	if (inode_decode_attr((const unsigned char *)v, vlen, ino, &r))
+		return -EIO;
+	*a = r.a;
+	return 0;
+}
+
+static void cursors_close(struct inode_cursors *cs)
+{
+	for (int i = 0; i < CURSORS; i++)
+		if (cs->it[i])
+			rocksdb_iter_destroy(cs->it[i]);
+}
+
+/* The entries of DIR after AFTER; with FULL each one's inode record is
+ * read, else only its number and type (kept in the entry) are given. */
+static int readdir_scan(struct store *st, uint64_t dir, const char *after,
+			bool full, store_dirent_fn *fn, void *ctx)
 {
 	unsigned char lo[8 + STORE_NAME_MAX + 1], hi[8];
 	size_t lolen = 8, klen;
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	struct inode_cursors cs = { .st = st };
 	rocksdb_iterator_t *it;
-	char *err = NULL;
 	int rc = 0;
 
 	be64_put(lo, dir);
@@ -314,17 +441,42 @@ int store_readdir(struct store *st, uint64_t dir, const char *after,
 			continue;
 		memcpy(name, k + 8, klen - 8);
 		name[klen - 8] = '\0';
-		if (store_getattr(st, be64_get((const unsigned char *)v), &a))
-			continue;	/* raced with a delete */
-		rc = fn(ctx, name, &a);
+		if (!full) {
+			memset(&a, 0, sizeof(a));
+			a.ino = be64_get((const unsigned char *)v);
+			if (vlen >= 12)
+				memcpy(&a.mode, v + 8, 4);
+			a.mode &= S_IFMT;	/* chmod leaves the entry */
+		} else {
+			rc = cursors_attr(&cs,
+					  be64_get((const unsigned char *)v),
+					  &a);
+			if (rc == -ENOENT) {
+				rc = 0;
+				continue;	/* raced with a delete */
+			}
+		}
+		if (!rc)
+			rc = fn(ctx, name, &a);
 	}
-	rocksdb_iter_get_error(it, &err);
-	if (!rc && err)
-		rc = err_from_rocksdb(&err, "readdir");
-	free(err);
+	if (!rc)
+		rc = db_iter_status(st, it, "readdir");
+	cursors_close(&cs);
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	return rc;
+}
+
+int store_readdir(struct store *st, uint64_t dir, const char *after,
+		  store_dirent_fn *fn, void *ctx)
+{
+	return readdir_scan(st, dir, after, true, fn, ctx);
+}
+
+int store_readdir_names(struct store *st, uint64_t dir, const char *after,
+			store_dirent_fn *fn, void *ctx)
+{
+	return readdir_scan(st, dir, after, false, fn, ctx);
 }
 
 int store_path(struct store *st, uint64_t ino, char **out)

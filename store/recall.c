@@ -84,7 +84,7 @@ static enum store_mode recall_mode(struct store *st, enum store_mode m,
 
 /* ---- candidate table -------------------------------------------------- */
 
-static int cand_init(struct cand_table *t, size_t cap)
+int cand_init(struct cand_table *t, size_t cap)
 {
 	t->v = calloc(cap, sizeof(*t->v));
 	t->cap = cap;
@@ -117,6 +117,13 @@ static int cand_grow(struct cand_table *t)
 	return 0;
 }
 
+struct cand *cand_find(struct cand_table *t, uint64_t ino)
+{
+	struct cand *c = cand_probe(t, ino);
+
+	return c->ino ? c : NULL;
+}
+
 struct cand *cand_slot(struct cand_table *t, uint64_t ino)
 {
 	struct cand *c;
@@ -131,100 +138,7 @@ struct cand *cand_slot(struct cand_table *t, uint64_t ino)
 	return c;
 }
 
-/* ---- episodic pathway ------------------------------------------------ */
-
-/* The postings of one term that pass the filters. */
-struct hits {
-	struct hit {
-		uint64_t ino;
-		struct posting po;
-	} *v;
-	size_t n, cap;
-};
-
-static bool recall_keep(const struct recall_params *p,
-			const struct posting *po)
-{
-	return po->when >= p->since && po->when <= p->until &&
-	       po->conf + 1e-9 >= p->min_conf;
-}
-
-static int hits_push(struct hits *h, uint64_t ino, const struct posting *po)
-{
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 256;
-		struct hit *v = realloc(h->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		h->v = v;
-		h->cap = cap;
-	}
-	h->v[h->n].ino = ino;
-	h->v[h->n++].po = *po;
-	return 0;
-}
-
-/*
- * Read every posting of TERM: *df counts them all (document frequency),
- * H keeps those that pass the filters.
- */
-static int recall_scan_term(struct store *st, const char *term,
-			    const struct recall_params *p, struct hits *h,
-			    uint64_t *df)
-{
-	size_t tl = strlen(term), klen, vlen;
-	char lo[80], hi[80];
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it;
-	int rc = 0;
-
-	memcpy(lo, term, tl);
-	lo[tl] = '\0';
-	memcpy(hi, term, tl);
-	hi[tl] = '\1';
-	rocksdb_readoptions_set_iterate_upper_bound(ro, hi, tl + 1);
-	it = rocksdb_create_iterator_cf(st->db, ro, st->cf[CF_POSTINGS]);
-	for (rocksdb_iter_seek(it, lo, tl + 1); !rc && rocksdb_iter_valid(it);
-	     rocksdb_iter_next(it)) {
-		const char *k = rocksdb_iter_key(it, &klen);
-		const char *v = rocksdb_iter_value(it, &vlen);
-		struct posting po;
-
-		if (klen != tl + 9 ||
-		    posting_decode((const unsigned char *)v, vlen, &po))
-			continue;
-		++*df;
-		if (recall_keep(p, &po))
-			rc = hits_push(h, be64_get((const unsigned char *)k +
-						   tl + 1),
-				       &po);
-	}
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
-	return rc;
-}
-
-/* Add one term's BM25 contributions to the candidates. */
-static int recall_score_term(const struct hits *h, double idf,
-			     const struct recall_params *p,
-			     struct cand_table *t)
-{
-	for (size_t i = 0; i < h->n; i++) {
-		const struct posting *po = &h->v[i].po;
-		struct cand *c = cand_slot(t, h->v[i].ino);
-		double norm;
-
-		if (!c)
-			return -ENOMEM;
-		norm = p->k1 * (1 - p->b + p->b * po->dl / p->avgdl);
-		c->bm25 += idf * po->tf * (p->k1 + 1) / (po->tf + norm);
-		c->when = po->when;
-		c->conf = po->conf;
-		c->have_meta = true;
-	}
-	return 0;
-}
+/* ---- shaping ------------------------------------------------------ */
 
 static double recall_decay(const struct recall_params *p, double age_days)
 {
@@ -276,41 +190,7 @@ static void recall_params_init(struct store *st, const struct store_query *q,
 	p->exponent = store_flag_get(st, FLAG_RECALL_DECAY_EXPONENT);
 	p->half_life = store_flag_get(st, FLAG_RECALL_DECAY_HALF_LIFE_DAYS);
 	p->rehearsal = store_flag_get(st, FLAG_RECALL_REHEARSAL_WEIGHT);
-}
-
-/* Score every episode sharing a term with the cue into T. */
-static int recall_episodic(struct store *st, const struct text_terms *terms,
-			   const struct recall_params *p,
-			   struct cand_table *t)
-{
-	struct hits h = { 0 };
-	double ideal = 0;
-	int rc = cand_init(t, 1024);
-
-	/* a cue of 64 distinct terms is plenty; the rest adds cost only */
-	for (size_t i = 0; !rc && i < terms->n && i < 64; i++) {
-		uint64_t df = 0;
-		double idf;
-
-		h.n = 0;
-		rc = recall_scan_term(st, terms->v[i].term, p, &h, &df);
-		idf = log(1 + (p->n_docs - (double)df + 0.5) /
-				      ((double)df + 0.5));
-		ideal += idf;
-		if (!rc)
-			rc = recall_score_term(&h, idf, p, t);
-	}
-	for (size_t i = 0; !rc && i < t->cap; i++) {
-		struct cand *c = &t->v[i];
-
-		if (c->ino) {
-			c->sim_e = ideal > 0 ? 1 - exp(-c->bm25 / ideal) : 0;
-			c->sim = c->sim_e;
-			c->pathway = STORE_PATHWAY_EPISODIC;
-		}
-	}
-	free(h.v);
-	return rc;
+	p->recency = false;
 }
 
 /* ---- selection ------------------------------------------------------ */
@@ -379,16 +259,81 @@ static uint64_t recall_count_of(struct store *st, uint64_t ino)
 	return count;
 }
 
+/* ---- recency intent ------------------------------------------------ */
+
+/*
+ * "what changed recently in X", "latest news from Y": words that ask for
+ * the newest matches rather than name what to match.  They are taken out
+ * of the cue; the answer is the episodes about as relevant as the best
+ * match (sim at least RECALL_RECENT_FLOOR of its), and among them the
+ * decay is a steep power law, (1 + age in days)^-2, so recency decides.
+ * Measured on Debian changelogs (tests/eval, "what changed recently in
+ * X"): X's newest entry first 0.29 -> 0.41, date order of the top ten
+ * 0.60 -> 0.92.  A lower floor (0.5) let newer entries of other packages
+ * that mention X through (top hit is X: 0.73 -> 0.19).
+ */
+#define RECALL_RECENT_FLOOR	0.85
+#define RECALL_RECENT_EXPONENT	2.0
+
+/* Stems, as the analyser makes them ("recently" -> "recent"). */
+static bool recall_recency_word(const char *term)
+{
+	static const char *const words[] = { "recent", "latest", "newest",
+					     "lately" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+		if (!strcmp(term, words[i]))
+			return true;
+	return false;
+}
+
+/* Take the recency words out of T; were there any, and other words? */
+static bool recall_recency_intent(struct text_terms *t)
+{
+	size_t k = 0, content = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		content += !t->v[i].stop && !recall_recency_word(t->v[i].term);
+	if (!content)
+		return false;	/* "recent news"? no: "recent" alone is a word */
+	for (size_t i = 0; i < t->n; i++)
+		if (!recall_recency_word(t->v[i].term))
+			t->v[k++] = t->v[i];
+	if (k == t->n)
+		return false;
+	t->n = k;
+	return true;
+}
+
+static void recall_recency_params(struct recall_params *p)
+{
+	p->recency = true;
+	p->decay_fn = 2;	/* power law */
+	p->exponent = RECALL_RECENT_EXPONENT;
+}
+
+static double recall_best_sim(const struct cand_table *t)
+{
+	double best = 0;
+
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].ino && t->v[i].sim > best)
+			best = t->v[i].sim;
+	return best;
+}
+
 /* Compact T into a dense array ranked best first over the first M. */
 static struct cand *recall_rank(struct store *st, struct cand_table *t,
 				const struct recall_params *p, size_t m,
 				size_t *n_out)
 {
 	struct cand *v = t->v;
+	double floor = p->recency ? RECALL_RECENT_FLOOR * recall_best_sim(t)
+				  : 0;
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->v[i].ino) {
+		if (t->v[i].ino && t->v[i].sim >= floor) {
 			v[n] = t->v[i];
 			v[n].final = recall_shape(p, &v[n], 0);
 			n++;
@@ -605,7 +550,7 @@ static int recall_select_results(struct store *st, struct cand_table *t,
 				 const struct store_caller *c, uint64_t under,
 				 struct store_results *res)
 {
-	size_t n, m = 4 * limit + 32;
+	size_t n, m = RECALL_M(limit);
 	struct cand *v = recall_rank(st, t, p, m, &n);
 	int rc = recall_collect(st, v, m < n ? m : n, limit, c, under, res);
 
@@ -628,13 +573,62 @@ static bool recall_wants_completion(struct store *st,
 	return res->n < 5 || res->v[0].score < 0.4;
 }
 
+/*
+ * Candidates, ranking, results.  The episodic scan is bounded by the
+ * M = 4 x limit + 32 candidates selection looks at; when the results the
+ * caller may see run out inside them, the run is repeated unbounded.
+ */
+static int recall_pathways(struct store *st, const struct store_query *q,
+			   const struct store_caller *c,
+			   const struct text_terms *terms,
+			   const struct recall_params *p, size_t limit,
+			   uint64_t under, struct store_results *res,
+			   struct semantic_info *info)
+{
+	/* recency: the floor is relative to the best match, which the
+	 * bound (by final score) need not keep: scan unbounded */
+	size_t k = p->recency ? 0 : RECALL_M(limit), fixed = 0;
+	struct text_terms cued = { 0 };
+	int rc = 0;
+
+	if (res->mode != STORE_MODE_EPISODIC &&
+	    store_flag_get(st, FLAG_BR_CUE_COMPLETION) != 0) {
+		rc = cue_complete(st, terms, &cued, &fixed);
+		if (rc)
+			return rc;
+		if (fixed)
+			terms = &cued;
+	}
+	for (;;) {
+		struct cand_table t = { 0 };
+		bool bounded = false;
+
+		rc = episodic_score(st, terms, p, k, &t, &bounded);
+		if (!rc && res->mode != STORE_MODE_EPISODIC)
+			rc = semantic_blend(st, terms, p, res->mode, &t, info);
+		if (!rc)
+			rc = recall_select_results(st, &t, p, limit, c, under,
+						   res);
+		free(t.v);
+		if (rc || !bounded || res->n >= limit || !k)
+			break;
+		store_results_release(res);	/* ran out: unbounded */
+		semantic_info_release(info);
+		memset(info, 0, sizeof(*info));
+		k = 0;
+	}
+	if (!rc && recall_wants_completion(st, res))
+		rc = semantic_complete(st, info, p, limit, c, under, res);
+	text_terms_release(&cued);
+	return rc;
+}
+
 static int recall_run(struct store *st, const struct store_query *q,
 		      const struct store_caller *c, size_t limit,
 		      struct store_results *res, struct semantic_info *info)
 {
-	struct recall_params p;
+	struct recall_params p = { 0 };
 	struct text_terms terms = { 0 };
-	struct cand_table t = { 0 };
 	uint64_t under;
 	int rc = recall_under(st, q->under, &under);
 
@@ -643,16 +637,12 @@ static int recall_run(struct store *st, const struct store_query *q,
 	recall_params_init(st, q, &p);
 	rc = text_analyze(q->cue ? q->cue : "", q->cue ? strlen(q->cue) : 0,
 			  &terms);
+	if (!rc && recall_recency_intent(&terms))
+		recall_recency_params(&p);
 	if (!rc)
-		rc = recall_episodic(st, &terms, &p, &t);
-	if (!rc && res->mode != STORE_MODE_EPISODIC)
-		rc = semantic_blend(st, &terms, &p, res->mode, &t, info);
-	if (!rc)
-		rc = recall_select_results(st, &t, &p, limit, c, under, res);
-	if (!rc && recall_wants_completion(st, res))
-		rc = semantic_complete(st, info, &p, limit, c, under, res);
+		rc = recall_pathways(st, q, c, &terms, &p, limit, under, res,
+				     info);
 	text_terms_release(&terms);
-	free(t.v);
 	return rc;
 }
 

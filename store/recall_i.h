@@ -37,9 +37,36 @@ struct recall_params {
 	int64_t since, until, now;
 	int decay_fn;
 	double exponent, half_life, rehearsal;
+	bool recency;		/* the cue asks for the newest (recall.c) */
 };
 
+int cand_init(struct cand_table *t, size_t cap);
+/* The candidate for INO, made if new (NULL: out of memory). */
 struct cand *cand_slot(struct cand_table *t, uint64_t ino);
+/* The candidate for INO if there is one. */
+struct cand *cand_find(struct cand_table *t, uint64_t ino);
+
+/*
+ * Cue completion (cue.c): OUT = IN with each content word no episode
+ * holds replaced by the stored word one edit away that most episodes
+ * hold; *FIXED counts the replacements.  Release OUT with
+ * text_terms_release.
+ */
+int cue_complete(struct store *st, const struct text_terms *in,
+		 struct text_terms *out, size_t *fixed);
+
+/* Candidates ranking looks at for LIMIT results (recall.c, step 4). */
+#define RECALL_M(limit) (4 * (limit) + 32)
+
+/*
+ * The episodic pathway (episodic.c): score into T (initialised here)
+ * every episode that can reach the best K by BM25 of TERMS; K = 0 scores
+ * every episode sharing a term.  *BOUNDED: some episodes were left out
+ * or scored in part because they could not reach the best K.
+ */
+int episodic_score(struct store *st, const struct text_terms *terms,
+		   const struct recall_params *p, size_t k,
+		   struct cand_table *t, bool *bounded);
 
 /* What the semantic pathway found, for blending and completion. */
 struct semantic_info {

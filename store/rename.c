@@ -182,9 +182,11 @@ static int rename_stage(rocksdb_writebatch_t *b, struct store *st,
 			return rc < 0 ? rc : -EINVAL;
 	}
 	if (c->have_t) {
-		if (S_ISDIR(c->t.a.mode) && isdir &&
-		    !tree_dir_is_empty(st, c->t.a.ino))
-			return -ENOTEMPTY;
+		if (S_ISDIR(c->t.a.mode) && isdir) {
+			rc = tree_dir_empty(st, c->t.a.ino);
+			if (rc)
+				return rc;
+		}
 		rc = rename_drop_target(b, st, &c->r, &c->t, ndir, flags, d);
 		if (rc)
 			return rc;

@@ -76,6 +76,7 @@ enum store_flag_id {
 	FLAG_BR_MAX_CONCEPTS,
 	FLAG_BR_ADAPTIVE_WEIGHTING,
 	FLAG_BR_ENABLE_PATTERN_COMPLETION,
+	FLAG_BR_CUE_COMPLETION,
 	/* [consolidation] */
 	FLAG_CONS_INTERVAL_S,
 	FLAG_CONS_MIN_COHERENCE,
@@ -248,6 +249,19 @@ int store_content_read(struct store *st, uint64_t ino, char **buf,
  */
 int store_content_write(struct store *st, uint64_t ino, const void *buf,
 			size_t len, unsigned flags, struct store_attr *out);
+/*
+ * The same with the times given, for a time set on an episode with
+ * uncommitted writes (`cp -p`: write, futimens, close): content and time
+ * in one batch, postings written once, with that time.  A NULL member:
+ * mtime and ctime now, atime unchanged; T NULL: all so.
+ */
+struct store_times {
+	const struct timespec *atime, *mtime, *ctime;
+};
+int store_content_write_times(struct store *st, uint64_t ino,
+			      const void *buf, size_t len, unsigned flags,
+			      const struct store_times *t,
+			      struct store_attr *out);
 
 /* Append: read, concatenate and replace under the writer lock. */
 int store_content_append(struct store *st, uint64_t ino, const void *buf,
@@ -279,6 +293,10 @@ typedef int store_dirent_fn(void *ctx, const char *name,
 			    const struct store_attr *attr);
 int store_readdir(struct store *st, uint64_t dir, const char *after,
 		  store_dirent_fn *fn, void *ctx);
+/* The same, without reading each entry's inode: ATTR has only ino and
+ * the file type bits of mode set (a listing without attributes). */
+int store_readdir_names(struct store *st, uint64_t dir, const char *after,
+			store_dirent_fn *fn, void *ctx);
 
 /* Path of INO relative to the episodes root ("work/standup"), malloc'd. */
 int store_path(struct store *st, uint64_t ino, char **out);

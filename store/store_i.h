@@ -34,6 +34,15 @@ enum db_cf {
 	CF__COUNT
 };
 
+/* commit.c: the state of group commit (store_sync). */
+struct commit_group {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	bool syncing;		/* a leader is syncing the log */
+	uint64_t synced;	/* writes up to this sequence are durable */
+	uint64_t syncs;		/* log syncs done (for tests) */
+};
+
 struct store_metrics;	/* metrics.c */
 struct text_terms;	/* text.c */
 
@@ -75,6 +84,7 @@ struct store {
 	store_change_fn *change_fn;
 	void *change_ctx;
 	struct rehearse *rehearse;	/* rehearse.c */
+	struct commit_group commit;	/* commit.c */
 };
 
 /* db.c */
@@ -86,9 +96,23 @@ void db_put_u64(rocksdb_writebatch_t *b, struct store *st, enum db_cf cf,
 void be64_put(unsigned char *p, uint64_t v);
 uint64_t be64_get(const unsigned char *p);
 int64_t now_ns(void);
-/* Fault injection (tests): fail the N-th database write from now with
- * ERR, 0 = off. */
+/* The status of iterator IT after a seek or a scan: 0, or -errno with a
+ * log line naming WHAT.  Every scan's result goes through it (it is also
+ * where an injected read fault hits an iterator). */
+int db_iter_status(struct store *st, rocksdb_iterator_t *it, const char *what);
+/* Fault injection (tests): fail the N-th database write (db_write,
+ * store_sync), or the N-th read (db_get, db_iter_status), that the
+ * calling thread makes from now on, with ERR; N = 0 disarms.  Per thread:
+ * other threads' accesses do not count. */
 void db_fault_write(struct store *st, long nth, int err);
+void db_fault_read(struct store *st, long nth, int err);
+
+/* commit.c: group commit.  commit_sync makes every write that returned
+ * before the call durable, sharing one log sync with concurrent callers;
+ * store_sync calls it. */
+void commit_init(struct store *st);
+void commit_destroy(struct store *st);
+int commit_sync(struct store *st);
 
 /* err.c: the one place RocksDB errors become errno.  Frees *errptr. */
 int err_from_rocksdb(char **errptr, const char *what);
@@ -125,6 +149,7 @@ size_t varint_put(unsigned char *p, uint64_t v);
 int varint_get(const unsigned char **p, const unsigned char *end,
 	       uint64_t *out);
 /* Posting values: decode into tf, dl, when (s), confidence. */
+#define INDEX_TERM_MAX 64	/* text.c drops longer tokens */
 struct posting {
 	uint32_t tf, dl;
 	int64_t when;
@@ -134,6 +159,8 @@ int posting_decode(const unsigned char *p, size_t n, struct posting *out);
 /* Analyse the stored content of R (empty terms if none). */
 int index_terms_of(struct store *st, const struct inode_rec *r,
 		   struct text_terms *t);
+/* At open: upgrade an older index format in place (store_open). */
+int index_upgrade(struct store *st);
 /* Remove an episode entirely (content, record, postings, xattrs) into B;
  * updates the counters passed in D. */
 struct count_delta {
@@ -141,7 +168,7 @@ struct count_delta {
 };
 int tree_drop_file(rocksdb_writebatch_t *b, struct store *st,
 		   const struct inode_rec *r, struct count_delta *d);
-bool tree_dir_is_empty(struct store *st, uint64_t dir);
+int tree_dir_empty(struct store *st, uint64_t dir);	/* -ENOTEMPTY */
 void counts_stage(rocksdb_writebatch_t *b, struct store *st,
 		  const struct count_delta *d);
 void counts_publish(struct store *st, const struct count_delta *d);
@@ -203,18 +230,22 @@ int flag_load(struct store *st);
 struct text_term {
 	char *term;		/* NUL-terminated, normalised and stemmed */
 	uint32_t tf;		/* occurrences in the text */
+	bool stop;		/* a stop word: indexed, never in concepts */
 };
 struct text_terms {
 	struct text_term *v;	/* unique terms, sorted by strcmp */
 	size_t n;
-	uint32_t length;	/* tokens kept (after stop words) */
+	uint32_t length;	/* tokens, stop words not counted */
 };
 /* Ownership: text_terms.v and its strings are ONE allocation; free only
  * with text_terms_release, never a term on its own.
  * Case-fold, normalise (NFKC, accents stripped), tokenise on letters and
- * digits, drop stop words, stem (English Snowball).  Invalid UTF-8 bytes
- * count as separators.  Tokens over 64 bytes are dropped. */
+ * digits, mark stop words (kept unstemmed), stem the rest (English
+ * Snowball).  Invalid UTF-8 bytes count as separators.  Tokens over 64
+ * bytes are dropped. */
 int text_analyze(const char *buf, size_t len, struct text_terms *out);
+/* Remove the stop words from T, in place (what concepts are made of). */
+void text_terms_drop_stop(struct text_terms *t);
 void text_terms_release(struct text_terms *t);
 /* The first NCHARS characters of BUF with runs of white space and control
  * characters folded to one space, invalid UTF-8 dropped, malloc'd. */

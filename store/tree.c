@@ -126,22 +126,26 @@ int tree_drop_file(rocksdb_writebatch_t *b, struct store *st,
 	return 0;
 }
 
-bool tree_dir_is_empty(struct store *st, uint64_t dir)
+/* 0 if folder DIR has no entry, -ENOTEMPTY if it has one; a failed read
+ * is an error, never "empty" (that would orphan the entries). */
+int tree_dir_empty(struct store *st, uint64_t dir)
 {
-	bool empty = true;
 	unsigned char lo[8], hi[8];
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
+	int rc;
 
 	be64_put(lo, dir);
 	be64_put(hi, dir + 1);
 	rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)hi, 8);
 	it = rocksdb_create_iterator_cf(st->db, ro, st->cf[CF_DIRENTS]);
 	rocksdb_iter_seek(it, (const char *)lo, 8);
-	empty = !rocksdb_iter_valid(it);
+	rc = rocksdb_iter_valid(it) ? -ENOTEMPTY : 0;
+	if (!rc)
+		rc = db_iter_status(st, it, "folder entries");
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
-	return empty;
+	return rc;
 }
 
 /* Load the parent folder record, checking it is a folder. */
@@ -272,8 +276,8 @@ static int tree_remove_locked(struct store *st, uint64_t parent,
 		rc = -ENOTDIR;
 	else if (!want_dir && S_ISDIR(r.a.mode))
 		rc = -EISDIR;
-	else if (want_dir && !tree_dir_is_empty(st, r.a.ino))
-		rc = -ENOTEMPTY;
+	else if (want_dir)
+		rc = tree_dir_empty(st, r.a.ino);
 	b = rocksdb_writebatch_create();
 	if (!rc && want_dir) {
 		unsigned char key[8];

@@ -266,6 +266,8 @@ int store_xattr_list(struct store *st, uint64_t ino, char **names,
 		if (klen > 8)
 			rc = xattr_list_append(&buf, &n, k + 8, klen - 8);
 	}
+	if (!rc)
+		rc = db_iter_status(st, it, "listxattr");
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	if (rc) {

@@ -11,12 +11,14 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "store.h"
 
@@ -49,6 +51,23 @@ static inline void harness_quiet(int level, const char *msg)
 		fprintf(stderr, "log<%d>: %s\n", level, msg);
 }
 
+/*
+ * Timing bounds in the tests hold for a plain build.  Under valgrind
+ * (make valgrind sets VALGRIND=1) or ThreadSanitizer code runs 5 to 50
+ * times slower: a test loosens or skips such a bound, gives a time budget
+ * of the store its maximum, or shrinks its workload when this is true.
+ */
+static inline bool harness_slow(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	return true;
+#else
+	const char *v = getenv("VALGRIND");
+
+	return v && *v && strcmp(v, "0") != 0;
+#endif
+}
+
 static inline int harness_open(void **state)
 {
 	static struct harness h;
@@ -74,6 +93,21 @@ static inline struct store *harness_reopen(struct store *st)
 	store_close(st);
 	assert_int_equal(store_open(path, NULL, &out), 0);
 	return out;
+}
+
+/* Remember TEXT as the episode NAME at the root, owned by uid 1000. */
+static inline uint64_t harness_put(struct store *st, const char *name,
+				   const char *text)
+{
+	struct store_attr a;
+
+	assert_int_equal(store_create(st, STORE_ROOT_INO, name, S_IFREG | 0644,
+				      1000, 1000, &a),
+			 0);
+	assert_int_equal(store_content_write(st, a.ino, text, strlen(text), 0,
+					     &a),
+			 0);
+	return a.ino;
 }
 
 static inline int harness_close(void **state)

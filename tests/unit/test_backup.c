@@ -25,16 +25,6 @@ static void base_of(struct store *st, char *out, size_t size)
 	*slash = '\0';
 }
 
-static uint64_t put(struct store *st, const char *name, const char *text)
-{
-	struct store_attr a;
-
-	assert_int_equal(store_create(st, STORE_ROOT_INO, name, S_IFREG | 0644,
-				      1000, 1000, &a), 0);
-	assert_int_equal(store_content_write(st, a.ino, text, strlen(text), 0,
-					     &a), 0);
-	return a.ino;
-}
 
 static void expect_episode(struct store *st, const char *name,
 			   const char *text)
@@ -109,10 +99,10 @@ static void test_checkpoint_is_a_frozen_store(void **state)
 
 	base_of(st, base, sizeof(base));
 	snprintf(dir, sizeof(dir), "%s/ck", base);
-	put(st, "coffee", "Met Alice for coffee at the station");
-	put(st, ".swap", "hidden");
+	harness_put(st, "coffee", "Met Alice for coffee at the station");
+	harness_put(st, ".swap", "hidden");
 	assert_int_equal(store_checkpoint(st, dir), 0);
-	put(st, "later", "written after the checkpoint");
+	harness_put(st, "later", "written after the checkpoint");
 	assert_int_equal(store_checkpoint(st, dir), -EEXIST);
 	snprintf(dir, sizeof(dir), "%s/no/such/parent", base);
 	assert_int_equal(store_checkpoint(st, dir), -ENOENT);
@@ -139,12 +129,12 @@ static void test_checkpoint_inside_datadir_opens_read_write(void **state)
 	snprintf(snaps, sizeof(snaps), "%s/snapshots", store_dir(st));
 	assert_int_equal(mkdir(snaps, 0700), 0);
 	snprintf(dir, sizeof(dir), "%s/s1", snaps);
-	put(st, "a", "alpha episode");
+	harness_put(st, "a", "alpha episode");
 	assert_int_equal(store_checkpoint(st, dir), 0);
 	assert_int_equal(stat(dir, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0700);
 	/* RocksDB ignores the foreign folder in its data dir. */
-	put(st, "b", "beta episode");
+	harness_put(st, "b", "beta episode");
 	assert_int_equal(store_compact(st), 0);
 	st = harness_reopen(st);
 	*state = st;
@@ -153,17 +143,18 @@ static void test_checkpoint_inside_datadir_opens_read_write(void **state)
 	/* The snapshot is a data dir of its own, writable too. */
 	assert_int_equal(store_open(dir, NULL, &ck), 0);
 	expect_episode(ck, "a", "alpha episode");
-	put(ck, "c", "written in the snapshot");
+	harness_put(ck, "c", "written in the snapshot");
 	expect_clean(ck);
 	store_close(ck);
 	assert_int_equal(store_lookup(st, STORE_ROOT_INO, "c",
 				      &(struct store_attr){ 0 }), -ENOENT);
 }
 
+/* The test thread reads n while the writer counts: both atomic. */
 struct writer {
 	struct store *st;
 	atomic_bool stop;
-	int n;
+	atomic_int n;		/* episodes written so far */
 };
 
 static void *writer_loop(void *arg)
@@ -172,10 +163,12 @@ static void *writer_loop(void *arg)
 	char name[32], text[64];
 
 	while (!w->stop) {
-		snprintf(name, sizeof(name), "w%d", w->n);
-		snprintf(text, sizeof(text), "writer episode number %d", w->n);
-		put(w->st, name, text);
-		w->n++;
+		int k = atomic_load(&w->n);
+
+		snprintf(name, sizeof(name), "w%d", k);
+		snprintf(text, sizeof(text), "writer episode number %d", k);
+		harness_put(w->st, name, text);
+		atomic_store(&w->n, k + 1);
 	}
 	return NULL;
 }
@@ -183,6 +176,8 @@ static void *writer_loop(void *arg)
 static void test_checkpoint_while_writing_is_consistent(void **state)
 {
 	struct writer w = { .st = *state };
+	/* Episodes written before the checkpoints (fewer under valgrind). */
+	const int early = harness_slow() ? 20 : 200;
 	struct store_counts c;
 	char base[256], dir[300];
 	struct store *ck;
@@ -190,7 +185,7 @@ static void test_checkpoint_while_writing_is_consistent(void **state)
 
 	base_of(w.st, base, sizeof(base));
 	assert_int_equal(pthread_create(&t, NULL, writer_loop, &w), 0);
-	while (w.n < 200)
+	while (atomic_load(&w.n) < early)
 		usleep(1000);
 	for (int i = 0; i < 3; i++) {
 		snprintf(dir, sizeof(dir), "%s/hot%d", base, i);
@@ -202,7 +197,8 @@ static void test_checkpoint_while_writing_is_consistent(void **state)
 		snprintf(dir, sizeof(dir), "%s/hot%d", base, i);
 		ck = open_ro(dir);
 		store_counts(ck, &c);
-		assert_true(c.episodes >= 200 && c.episodes <= (uint64_t)w.n);
+		assert_true(c.episodes >= (uint64_t)early &&
+			    c.episodes <= (uint64_t)atomic_load(&w.n));
 		expect_clean(ck);
 		store_close(ck);
 	}
@@ -224,13 +220,13 @@ static void test_backup_is_incremental_and_restores(void **state)
 	for (int i = 0; i < 100; i++) {
 		random_text(big, sizeof(big), &seed);
 		snprintf(name, sizeof(name), "e%d", i);
-		put(st, name, big);
+		harness_put(st, name, big);
 	}
 	assert_int_equal(store_backup(st, bk), 0);
 	n1 = count_files(shared, &b1);
 	assert_true(n1 > 0 && b1 > 100 * 1024);
 	assert_int_equal(count_files(meta, &b), 1);
-	put(st, "one-more", "a small episode after the first backup");
+	harness_put(st, "one-more", "a small episode after the first backup");
 	assert_int_equal(store_backup(st, bk), 0);
 	n2 = count_files(shared, &b2);
 	/* Only the new tables were copied: a few small ones. */
@@ -270,7 +266,7 @@ static void test_restore_from_checkpoint_copies(void **state)
 	base_of(st, base, sizeof(base));
 	snprintf(ck, sizeof(ck), "%s/ck", base);
 	snprintf(data, sizeof(data), "%s/empty", base);
-	put(st, "coffee", "Met Alice for coffee at the station");
+	harness_put(st, "coffee", "Met Alice for coffee at the station");
 	assert_int_equal(store_checkpoint(st, ck), 0);
 	assert_int_equal(mkdir(data, 0755), 0); /* an empty dir is fine */
 	assert_int_equal(store_restore(ck, data), 0);
@@ -281,7 +277,7 @@ static void test_restore_from_checkpoint_copies(void **state)
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(store_open(data, NULL, &rs), 0);
 	expect_episode(rs, "coffee", "Met Alice for coffee at the station");
-	put(rs, "new", "the restored store takes writes");
+	harness_put(rs, "new", "the restored store takes writes");
 	expect_clean(rs);
 	store_close(rs);
 }
@@ -320,7 +316,7 @@ static void test_compact_reclaims_deleted_episodes(void **state)
 	for (int i = 0; i < 300; i++) {
 		random_text(text, sizeof(text), &seed);
 		snprintf(name, sizeof(name), "e%d", i);
-		put(st, name, text);
+		harness_put(st, name, text);
 	}
 	store_usage(st, &u0);
 	assert_true(u0.memtable_bytes > 0);
@@ -344,7 +340,7 @@ static void test_read_only_store(void **state)
 	char dir[256], base[256], ck[300];
 	struct store_usage u;
 
-	put(st, "coffee", "Met Alice for coffee at the station");
+	harness_put(st, "coffee", "Met Alice for coffee at the station");
 	snprintf(dir, sizeof(dir), "%s", store_dir(st));
 	base_of(st, base, sizeof(base));
 	store_close(st);

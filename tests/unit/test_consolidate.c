@@ -452,6 +452,10 @@ static void test_reads_during_runs(void **state)
 			store_unlink(st, STORE_ROOT_INO, "r0-1");
 		run(st);
 	}
+	/* On a loaded machine (or under valgrind) the readers may not have
+	 * been scheduled yet: let them finish a round before stopping. */
+	for (int ms = 0; x.rounds == 0 && ms < 60000; ms++)
+		usleep(1000);
 	x.stop = true;
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);

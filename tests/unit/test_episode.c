@@ -1,7 +1,9 @@
 /*
  * test_episode.c - the tree and episode content: create, read, replace,
- * append, rename, delete, attributes, xattrs, counters, persistence, and
- * that a failed write (injected fault) leaves nothing half done.
+ * append, rename, delete, attributes, xattrs, counters, persistence, a
+ * replace with the times given (content and time in one write, postings
+ * carrying that time), and that a failed write (injected fault) leaves
+ * nothing half done.
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -301,6 +303,65 @@ static int count_cb(void *ctx, const char *name, const struct store_attr *a)
 	return 0;
 }
 
+/* The time in the posting of TERM for INO, or INT64_MIN when none. */
+static int64_t posting_when(struct store *st, const char *term, uint64_t ino)
+{
+	unsigned char key[64];
+	struct posting p;
+	size_t tl = strlen(term), n;
+	char *v;
+	int64_t when = INT64_MIN;
+
+	memcpy(key, term, tl + 1);
+	be64_put(key + tl + 1, ino);
+	if (db_get(st, CF_POSTINGS, key, tl + 9, &v, &n) == 0) {
+		if (posting_decode((const unsigned char *)v, n, &p) == 0)
+			when = p.when;
+		free(v);
+	}
+	return when;
+}
+
+static void test_content_write_with_times(void **state)
+{
+	struct store *st = *state;
+	struct store_attr a = mk(st, STORE_ROOT_INO, "x", S_IFREG | 0644), out;
+	struct timespec mt = { 1714521600, 123456789 };	/* 2024-05-01 */
+	struct timespec at = { 1600000000, 5 }, ct = { 1700000000, 7 }, before;
+	struct store_times t = { &at, &mt, &ct };
+	const char *text = "the walrus sang";
+
+	clock_gettime(CLOCK_REALTIME, &before);
+	assert_int_equal(store_content_write_times(st, a.ino, text,
+						   strlen(text), 0, &t, &out),
+			 0);
+	assert_int_equal(out.mtime.tv_sec, mt.tv_sec);
+	assert_int_equal(out.mtime.tv_nsec, mt.tv_nsec);
+	assert_int_equal(out.atime.tv_sec, at.tv_sec);
+	assert_int_equal(out.atime.tv_nsec, at.tv_nsec);
+	assert_int_equal(out.ctime.tv_sec, ct.tv_sec);
+	assert_int_equal(out.ctime.tv_nsec, ct.tv_nsec);
+	assert_int_equal(out.size, strlen(text));
+	assert_int_equal(store_getattr(st, a.ino, &out), 0);
+	assert_int_equal(out.mtime.tv_sec, mt.tv_sec);
+	assert_int_equal(out.mtime.tv_nsec, mt.tv_nsec);
+	expect_content(st, a.ino, text);
+	/* indexed once, with the time given */
+	assert_int_equal(df_of(st, "walrus"), 1);
+	assert_int_equal(posting_when(st, "walrus", a.ino), mt.tv_sec);
+
+	/* no mtime or ctime given: now; no atime given: unchanged */
+	t.mtime = t.ctime = NULL;
+	assert_int_equal(store_content_write_times(st, a.ino, "walrus", 6, 0,
+						   &t, &out),
+			 0);
+	assert_true(out.mtime.tv_sec >= before.tv_sec);
+	assert_true(out.ctime.tv_sec >= before.tv_sec);
+	assert_int_equal(out.atime.tv_sec, at.tv_sec);
+	assert_int_equal(posting_when(st, "walrus", a.ino), out.mtime.tv_sec);
+	assert_int_equal(df_of(st, "walrus"), 1);
+}
+
 static void test_readdir_and_persistence(void **state)
 {
 	struct store *st = *state;
@@ -378,6 +439,7 @@ int main(void)
 		T(test_rename),
 		T(test_hidden_names_not_indexed),
 		T(test_setattr_and_xattrs),
+		T(test_content_write_with_times),
 		T(test_readdir_and_persistence),
 		T(test_fault_injection_leaves_no_partial_state),
 #undef T

@@ -39,8 +39,9 @@ static void test_join(const struct text_terms *t, char *buf, size_t size)
 
 	buf[0] = '\0';
 	for (i = 0; i < t->n && o < size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "",
-				      t->v[i].term);
+		if (!t->v[i].stop)	/* content terms; stop words: own test */
+			o += (size_t)snprintf(buf + o, size - o, "%s%s",
+					      o ? " " : "", t->v[i].term);
 }
 
 static void test_expect(const char *text, const char *terms)
@@ -66,7 +67,7 @@ static void test_check_shape(const struct text_terms *t)
 		assert_true(t->v[i].tf > 0);
 		if (i)
 			assert_true(strcmp(t->v[i - 1].term, t->v[i].term) < 0);
-		sum += t->v[i].tf;
+		sum += t->v[i].stop ? 0 : t->v[i].tf;
 	}
 	assert_int_equal(sum, t->length);
 }
@@ -95,19 +96,26 @@ static void stemming_conflates_word_forms(void **state)
 	test_expect("connected connection connecting", "connect");
 }
 
-static void stop_words_are_dropped_and_not_counted(void **state)
+static void stop_words_are_marked_and_not_counted(void **state)
 {
 	struct text_terms t = test_an("The cat and THE hat: is it in a box, "
 				      "with the fox? I don't know.");
 
 	(void)state;
+	/* 5 content terms, 9 stop words (the and is it in a with i dont) */
+	assert_int_equal(t.n, 14);
+	assert_int_equal(test_tf(&t, "the"), 3);	/* unstemmed, indexed */
+	assert_int_equal(test_tf(&t, "dont"), 1);
+	assert_int_equal(t.length, 5);		/* stop words not counted */
+	test_check_shape(&t);
+	text_terms_drop_stop(&t);
 	assert_int_equal(t.n, 5);
 	assert_int_equal(test_tf(&t, "cat"), 1);
 	assert_int_equal(test_tf(&t, "hat"), 1);
 	assert_int_equal(test_tf(&t, "box"), 1);
 	assert_int_equal(test_tf(&t, "fox"), 1);
 	assert_int_equal(test_tf(&t, "know"), 1);
-	assert_int_equal(t.length, 5);
+	assert_int_equal(test_tf(&t, "the"), 0);
 	text_terms_release(&t);
 	test_expect("the of and to in is with for at", "");
 }
@@ -477,7 +485,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(case_folding_and_accents_give_one_term),
 		cmocka_unit_test(stemming_conflates_word_forms),
-		cmocka_unit_test(stop_words_are_dropped_and_not_counted),
+		cmocka_unit_test(stop_words_are_marked_and_not_counted),
 		cmocka_unit_test(tf_counts_and_length),
 		cmocka_unit_test(terms_are_unique_and_sorted),
 		cmocka_unit_test(apostrophes_make_no_junk_tokens),

@@ -1,0 +1,216 @@
+/*
+ * cue.c - cue completion for blended recall: a degraded cue is completed
+ * from what memory holds before it is matched.
+ *
+ * A content word of the cue that no episode contains (a typo: "mising",
+ * "recieve", "teh") is replaced by the stored word one edit away
+ * (Damerau-Levenshtein 1: a letter dropped, added, replaced, or two
+ * neighbours swapped) that the most episodes hold, as Norvig's corrector
+ * does with a corpus.  The edits are made on the analysed (stemmed) term
+ * and every variant is analysed again, because the index holds stems:
+ * "runnign" -> "running" -> "run".  Known words, stop words, numbers and
+ * terms with non-ASCII letters are left as they are; so is a word with
+ * no stored neighbour.
+ *
+ * Only blended (and semantic) recall completes cues, with the flag
+ * blended_recall.cue_completion: the episodic pathway stays a literal
+ * match, comparable with any BM25 engine.  Measured in tests/eval on
+ * partial cues (a quarter of the words mistyped): see docs/recall.md.
+ *
+ * Cost: about 54 x length variants per unknown word, each analysed
+ * (~2 us) and looked up (one prefix seek) once; known words cost one
+ * seek.  Rejected: a trigram or BK-tree of the vocabulary (a second
+ * index to maintain on every commit, for a cue-time saving of a few
+ * hundred microseconds).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recall_i.h"
+
+#define CUE_EDIT_MAX	24	/* longer words are not completed */
+#define CUE_COUNT_MAX	64	/* postings counted to compare candidates */
+
+/* How many episodes hold TERM, counted up to CUE_COUNT_MAX. */
+static int cue_count(struct store *st, const char *term, size_t *out)
+{
+	size_t tl = strlen(term), klen, n = 0;
+	char key[INDEX_TERM_MAX + 1];
+	rocksdb_iterator_t *it;
+	int rc;
+
+	*out = 0;
+	if (tl > INDEX_TERM_MAX)
+		return 0;
+	memcpy(key, term, tl);
+	key[tl] = '\0';
+	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
+	if (!it)
+		return -ENOMEM;
+	for (rocksdb_iter_seek(it, key, tl + 1);
+	     n < CUE_COUNT_MAX && rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		const char *k = rocksdb_iter_key(it, &klen);
+
+		if (klen != tl + 9 || memcmp(k, key, tl + 1))
+			break;
+		n++;
+	}
+	rc = db_iter_status(st, it, "cue completion");
+	rocksdb_iter_destroy(it);
+	*out = n;
+	return rc;
+}
+
+static int cue_term_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct text_term *)a)->term,
+		      ((const struct text_term *)b)->term);
+}
+
+struct cue_best {
+	char term[INDEX_TERM_MAX + 1];
+	size_t count;
+};
+
+/* Analyse the variant W; keep it if its one term is stored more often
+ * than the best so far. */
+static int cue_try(struct store *st, const char *w, size_t n,
+		   struct cue_best *best)
+{
+	struct text_terms t;
+	size_t count;
+	int rc = text_analyze(w, n, &t);
+
+	if (rc)
+		return rc;
+	if (t.n == 1 && !t.v[0].stop && strlen(t.v[0].term) <= INDEX_TERM_MAX) {
+		rc = cue_count(st, t.v[0].term, &count);
+		if (!rc && (count > best->count ||
+			    (count == best->count && count &&
+			     strcmp(t.v[0].term, best->term) < 0))) {
+			strcpy(best->term, t.v[0].term);
+			best->count = count;
+		}
+	}
+	text_terms_release(&t);
+	return rc;
+}
+
+/* Every variant of W (N bytes) one edit away. */
+static int cue_edits(struct store *st, const char *w, size_t n,
+		     struct cue_best *best)
+{
+	char v[CUE_EDIT_MAX + 2];
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < n; i++) {		/* drop */
+		memcpy(v, w, i);
+		memcpy(v + i, w + i + 1, n - i - 1);
+		rc = cue_try(st, v, n - 1, best);
+	}
+	for (size_t i = 0; !rc && i + 1 < n; i++) {	/* swap */
+		memcpy(v, w, n);
+		v[i] = w[i + 1];
+		v[i + 1] = w[i];
+		rc = v[i] == w[i] ? 0 : cue_try(st, v, n, best);
+	}
+	for (size_t i = 0; !rc && i < n; i++)		/* replace */
+		for (char c = 'a'; !rc && c <= 'z'; c++) {
+			if (c == w[i])
+				continue;
+			memcpy(v, w, n);
+			v[i] = c;
+			rc = cue_try(st, v, n, best);
+		}
+	for (size_t i = 0; !rc && i <= n; i++)		/* add */
+		for (char c = 'a'; !rc && c <= 'z'; c++) {
+			memcpy(v, w, i);
+			v[i] = c;
+			memcpy(v + i + 1, w + i, n - i);
+			rc = cue_try(st, v, n + 1, best);
+		}
+	return rc;
+}
+
+static bool cue_completable(const struct text_term *t)
+{
+	size_t n = strlen(t->term);
+
+	if (t->stop || n < 3 || n > CUE_EDIT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (t->term[i] < 'a' || t->term[i] > 'z')
+			return false;
+	return true;
+}
+
+/* OUT = IN with the terms of FIX replaced (one allocation, sorted,
+ * duplicates merged), as text_analyze would have made it. */
+static int cue_rebuild(const struct text_terms *in,
+		       char (*fix)[INDEX_TERM_MAX + 1], struct text_terms *out)
+{
+	size_t bytes = 0, n = 0;
+	struct text_term *v;
+	char *p;
+
+	for (size_t i = 0; i < in->n; i++)
+		bytes += strlen(fix[i][0] ? fix[i] : in->v[i].term) + 1;
+	v = malloc((in->n ? in->n : 1) * sizeof(*v) + bytes);
+	if (!v)
+		return -ENOMEM;
+	p = (char *)(v + (in->n ? in->n : 1));
+	for (size_t i = 0; i < in->n; i++) {
+		const char *s = fix[i][0] ? fix[i] : in->v[i].term;
+		size_t j;
+
+		for (j = 0; j < n && strcmp(v[j].term, s); j++)
+			;
+		if (j < n) {	/* the fix is a word the cue has too */
+			v[j].tf += in->v[i].tf;
+			continue;
+		}
+		strcpy(p, s);
+		v[n] = in->v[i];
+		v[n++].term = p;
+		p += strlen(s) + 1;
+	}
+	qsort(v, n, sizeof(*v), cue_term_cmp);
+	out->v = v;
+	out->n = n;
+	out->length = in->length;
+	return 0;
+}
+
+int cue_complete(struct store *st, const struct text_terms *in,
+		 struct text_terms *out, size_t *fixed)
+{
+	char (*fix)[INDEX_TERM_MAX + 1] = calloc(in->n ? in->n : 1,
+						 sizeof(*fix));
+	int rc = 0;
+
+	*fixed = 0;
+	if (!fix)
+		return -ENOMEM;
+	for (size_t i = 0; !rc && i < in->n; i++) {
+		struct cue_best best = { .count = 0 };
+		size_t count;
+
+		if (!cue_completable(&in->v[i]))
+			continue;
+		rc = cue_count(st, in->v[i].term, &count);
+		if (rc || count)
+			continue;	/* a stored word: as it is */
+		rc = cue_edits(st, in->v[i].term, strlen(in->v[i].term),
+			       &best);
+		if (!rc && best.count) {
+			strcpy(fix[i], best.term);
+			++*fixed;
+		}
+	}
+	if (!rc)
+		rc = cue_rebuild(in, fix, out);
+	free(fix);
+	return rc;
+}

@@ -1,0 +1,584 @@
+/*
+ * episodic.c - the episodic pathway: BM25 over the postings, with the
+ * work bounded by what can still reach the top K.
+ *
+ * Scores are what recall.c's header describes (idf = ln(1 + (N - df +
+ * .5) / (df + .5)), similarity 1 - e^-(bm25 / sum idf), final score =
+ * similarity x decay x confidence).  What this file adds is the order
+ * and the bound, in the spirit of max-score (Turtle and Flood 1995):
+ *
+ *   1. sample: every cue term reads its first EP_SAMPLE postings (keys
+ *      are term | ino, so that is the lowest inode numbers).  A term
+ *      that runs out has its exact df; a longer one has df estimated
+ *      from how far into its own inode range the sample reached (one
+ *      seek to its last posting gives the range): terms of common words
+ *      are spread over the whole range, and an estimate within a few per
+ *      cent moves idf by hundredths;
+ *   2. order: terms by idf, rarest first; only the EP_CUE_TERMS rarest
+ *      are scored (a pasted paragraph keeps its telling words).  Stop
+ *      words come last and only add to the scores of episodes a content
+ *      word found (as Elasticsearch's common terms query does), unless
+ *      no content word of the cue is in the store at all ("to be or not
+ *      to be", or every content word mistyped): then they find too;
+ *   3. scan: a term is read in full, creating candidates, while a new
+ *      episode could still reach the top K: its best possible final
+ *      score, 1 - e^-(R / sum idf) with R the sum of the remaining
+ *      terms' upper bounds idf x (k1 + 1), is compared with theta, the
+ *      K-th best final score so far (a lower bound of the true K-th:
+ *      scores only grow).  Once new episodes cannot make it, each
+ *      remaining term only completes the scores of the candidates that
+ *      still could (their partial score plus R reaches theta): by one
+ *      seek per candidate when they are few against the term's
+ *      postings, else by reading the rest of the postings without
+ *      creating candidates.  The common words of a cue ("the", "of")
+ *      come last and cost a few seeks instead of a scan.
+ *
+ * Exactness: every episode in the top K of the unbounded scan is a
+ * candidate with its full score.  Episodes outside it may be missing or
+ * scored low; recall.c re-runs unbounded (K = 0) in the rare case that
+ * the results the caller may see run out inside the bounded candidates.
+ * Blended recall uses the same candidates: an episode whose episodic
+ * score could not reach the top K enters only through the semantic side.
+ *
+ * Rejected: a document-frequency table (doubled the keys of a commit,
+ * see index.c); block-max indexes (RocksDB gives no block boundaries to
+ * hang the maxima on).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recall_i.h"
+
+#define EP_SAMPLE	256	/* postings read per term before ordering */
+#define EP_CUE_TERMS	64	/* rarest cue terms scored */
+#define EP_SEEK_COST	16	/* one seek costs about this many nexts */
+
+/* The postings of one term that pass the filters. */
+struct hits {
+	struct hit {
+		uint64_t ino;
+		struct posting po;
+	} *v;
+	size_t n, cap;
+};
+
+struct ep_term {
+	struct store *st;
+	const char *term;
+	size_t tl;
+	char *hi;		/* term | 0x01: the upper bound (RocksDB keeps
+				 * a pointer: not in the struct, which moves) */
+	rocksdb_readoptions_t *ro;
+	rocksdb_iterator_t *it;
+	struct hits h;		/* postings read so far that pass filters */
+	uint64_t seen;		/* postings read so far */
+	uint64_t first, last;	/* inodes of the first and last read */
+	bool done;		/* all read: seen is the df */
+	bool admits;		/* may bring in new candidates */
+	double df, idf, ub;
+};
+
+static bool ep_keep(const struct recall_params *p, const struct posting *po)
+{
+	return po->when >= p->since && po->when <= p->until &&
+	       po->conf + 1e-9 >= p->min_conf;
+}
+
+static int ep_hits_push(struct hits *h, uint64_t ino, const struct posting *po)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 256;
+		struct hit *v = realloc(h->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n].ino = ino;
+	h->v[h->n++].po = *po;
+	return 0;
+}
+
+static size_t ep_key(const struct ep_term *e, uint64_t ino, char *key)
+{
+	memcpy(key, e->term, e->tl);
+	key[e->tl] = '\0';
+	be64_put((unsigned char *)key + e->tl + 1, ino);
+	return e->tl + 9;
+}
+
+static int ep_open(struct store *st, struct ep_term *e, const char *term)
+{
+	char key[INDEX_TERM_MAX + 9];
+
+	e->st = st;
+	e->term = term;
+	e->tl = strlen(term);
+	if (e->tl > INDEX_TERM_MAX)
+		e->tl = INDEX_TERM_MAX;
+	e->hi = malloc(e->tl + 1);
+	e->ro = rocksdb_readoptions_create();
+	if (!e->hi || !e->ro)
+		return -ENOMEM;
+	memcpy(e->hi, term, e->tl);
+	e->hi[e->tl] = '\1';
+	rocksdb_readoptions_set_iterate_upper_bound(e->ro, e->hi, e->tl + 1);
+	e->it = rocksdb_create_iterator_cf(st->db, e->ro, st->cf[CF_POSTINGS]);
+	if (!e->it)
+		return -ENOMEM;
+	rocksdb_iter_seek(e->it, key, ep_key(e, 0, key));
+	return 0;
+}
+
+static void ep_close(struct ep_term *e)
+{
+	if (e->it)
+		rocksdb_iter_destroy(e->it);
+	if (e->ro)
+		rocksdb_readoptions_destroy(e->ro);
+	free(e->hi);
+	free(e->h.v);
+	memset(e, 0, sizeof(*e));
+}
+
+/* The iterator's own error (a failed read) as -errno, logged. */
+static int ep_iter_error(const struct ep_term *e)
+{
+	return db_iter_status(e->st, e->it, "recall: read postings");
+}
+
+/* Decode the posting under the iterator; false if it is not one. */
+static bool ep_current(const struct ep_term *e, uint64_t *ino,
+		       struct posting *po)
+{
+	size_t klen, vlen;
+	const char *k = rocksdb_iter_key(e->it, &klen);
+	const char *v = rocksdb_iter_value(e->it, &vlen);
+
+	if (klen != e->tl + 9 ||
+	    posting_decode((const unsigned char *)v, vlen, po))
+		return false;
+	*ino = be64_get((const unsigned char *)k + e->tl + 1);
+	return true;
+}
+
+/* Read up to MAX more postings into E's hits. */
+static int ep_read(struct ep_term *e, const struct recall_params *p,
+		   uint64_t max)
+{
+	int rc = 0;
+
+	for (; !rc && max && rocksdb_iter_valid(e->it);
+	     rocksdb_iter_next(e->it)) {
+		struct posting po;
+		uint64_t ino;
+
+		if (!ep_current(e, &ino, &po))
+			continue;
+		if (!e->seen++)
+			e->first = ino;
+		e->last = ino;
+		max--;
+		if (ep_keep(p, &po))
+			rc = ep_hits_push(&e->h, ino, &po);
+	}
+	if (!rc && !rocksdb_iter_valid(e->it)) {
+		rc = ep_iter_error(e);
+		e->done = true;
+	}
+	return rc;
+}
+
+/*
+ * The inode of E's last posting, by a backward seek in its own prefix
+ * (term | 0x00; the postings are prefix-hashed).  A separate iterator
+ * without an upper bound: Debian's RocksDB 7.8 asserts when an iterator
+ * with iterate_upper_bound goes backwards and then forwards again.
+ */
+static uint64_t ep_last_ino(struct store *st, const struct ep_term *e)
+{
+	char key[INDEX_TERM_MAX + 9];
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+		st->db, st->ro, st->cf[CF_POSTINGS]);
+	uint64_t ino = 0;
+	size_t klen;
+
+	if (!it)
+		return 0;
+	rocksdb_iter_seek_for_prev(it, key, ep_key(e, UINT64_MAX, key));
+	if (rocksdb_iter_valid(it)) {
+		const char *k = rocksdb_iter_key(it, &klen);
+
+		if (klen == e->tl + 9 && !memcmp(k, e->term, e->tl) &&
+		    !k[e->tl])
+			ino = be64_get((const unsigned char *)k + e->tl + 1);
+	}
+	rocksdb_iter_destroy(it);
+	return ino;
+}
+
+/* Document frequency: exact when all postings were read, else
+ * extrapolated over the term's inode range. */
+static void ep_estimate(struct store *st, struct ep_term *e,
+			const struct recall_params *p)
+{
+	uint64_t max = e->last;
+	double df;
+
+	if (e->done || e->seen < 2) {
+		e->df = (double)e->seen;
+		return;
+	}
+	max = ep_last_ino(st, e);
+	if (max < e->last)
+		max = e->last;
+	df = (double)(e->seen - 1) * (double)(max - e->first) /
+		     (double)(e->last - e->first) +
+	     1;
+	if (df < (double)e->seen + 1)
+		df = (double)e->seen + 1;
+	if (df > p->n_docs && p->n_docs > (double)e->seen)
+		df = p->n_docs;
+	e->df = df;
+}
+
+static void ep_weigh(struct ep_term *e, const struct recall_params *p)
+{
+	e->idf = log(1 + (p->n_docs - e->df + 0.5) / (e->df + 0.5));
+	if (e->idf < 0)
+		e->idf = 0;
+	e->ub = e->idf * (p->k1 + 1);
+}
+
+/* Admitting terms first, then by idf, rarest first. */
+static int ep_by_idf(const void *a, const void *b)
+{
+	const struct ep_term *x = a, *y = b;
+
+	if (x->admits != y->admits)
+		return x->admits ? -1 : 1;
+	if (x->idf != y->idf)
+		return x->idf < y->idf ? 1 : -1;
+	return strcmp(x->term, y->term);
+}
+
+/* ---- scoring -------------------------------------------------------- */
+
+static double ep_bm25(const struct recall_params *p, double idf,
+		      const struct posting *po)
+{
+	double norm = p->k1 * (1 - p->b + p->b * po->dl / p->avgdl);
+
+	return idf * po->tf * (p->k1 + 1) / (po->tf + norm);
+}
+
+static void ep_add(struct cand *c, double s, const struct posting *po)
+{
+	c->bm25 += s;
+	c->when = po->when;
+	c->conf = po->conf;
+	c->have_meta = true;
+}
+
+static double ep_sim(double bm25, double ideal)
+{
+	return ideal > 0 ? 1 - exp(-bm25 / ideal) : 0;
+}
+
+/* The final score of C if its BM25 were BM25 (no rehearsal: a lower
+ * bound of what recall.c ranks by). */
+static double ep_final(const struct recall_params *p, const struct cand *c,
+		       double bm25, double ideal)
+{
+	struct cand x = *c;
+
+	x.sim = ep_sim(bm25, ideal);
+	return recall_shape(p, &x, 0);
+}
+
+/* Min-heap of the K best scores seen: theta is its top once full. */
+struct ep_topk {
+	double *v;
+	size_t n, k;
+};
+
+static void ep_topk_push(struct ep_topk *q, double s)
+{
+	size_t i;
+
+	if (q->n == q->k) {
+		if (s <= q->v[0])
+			return;
+		i = 0;	/* replace the least, sift down */
+		for (;;) {
+			size_t l = 2 * i + 1, r = l + 1, w = i;
+			double ws = s;
+
+			if (l < q->n && q->v[l] < ws)
+				w = l, ws = q->v[l];
+			if (r < q->n && q->v[r] < ws)
+				w = r;
+			if (w == i)
+				break;
+			q->v[i] = q->v[w];
+			i = w;
+		}
+		q->v[i] = s;
+		return;
+	}
+	for (i = q->n++; i && q->v[(i - 1) / 2] > s; i = (i - 1) / 2)
+		q->v[i] = q->v[(i - 1) / 2];
+	q->v[i] = s;
+}
+
+static double ep_topk_theta(const struct ep_topk *q)
+{
+	return q->k && q->n == q->k ? q->v[0] : 0;
+}
+
+/* Theta from every candidate's partial score. */
+static double ep_theta(const struct cand_table *t, const struct recall_params *p,
+		       double ideal, struct ep_topk *q)
+{
+	q->n = 0;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].ino)
+			ep_topk_push(q, ep_final(p, &t->v[i], t->v[i].bm25,
+						 ideal));
+	return ep_topk_theta(q);
+}
+
+/* Term E in full: every posting, new candidates only when they could
+ * reach theta (R: upper bound of the terms after E). */
+static int ep_full(struct ep_term *e, const struct recall_params *p,
+		   struct cand_table *t, double ideal, double rest,
+		   struct ep_topk *q, double theta, bool *bounded)
+{
+	int rc = ep_read(e, p, UINT64_MAX);
+
+	/* Q: the K best of the episodes this term touches, each once (the
+	 * table's theta counts every candidate once too; either K-th is a
+	 * lower bound of the true one, so the larger is). */
+	q->n = 0;
+
+	for (size_t i = 0; !rc && i < e->h.n; i++) {
+		const struct posting *po = &e->h.v[i].po;
+		double s = ep_bm25(p, e->idf, po);
+		struct cand *c = cand_find(t, e->h.v[i].ino);
+		double lo;
+
+		if (!c) {
+			struct cand probe = { .when = po->when,
+					      .conf = po->conf };
+			double th = theta > ep_topk_theta(q)
+					    ? theta : ep_topk_theta(q);
+
+			/* decay <= 1: the cheap test first, pow() if need be */
+			if (q->k && th > 0 &&
+			    (ep_sim(s + rest, ideal) * po->conf < th ||
+			     ep_final(p, &probe, s + rest, ideal) < th)) {
+				*bounded = true;
+				continue;	/* cannot reach the top K */
+			}
+			c = cand_slot(t, e->h.v[i].ino);
+			if (!c)
+				return -ENOMEM;
+		}
+		ep_add(c, s, po);
+		if (!q->k || (q->n == q->k &&
+			      ep_sim(c->bm25, ideal) * c->conf <= q->v[0]))
+			continue;	/* cannot enter Q */
+		lo = ep_final(p, c, c->bm25, ideal);
+		ep_topk_push(q, lo);
+	}
+	return rc;
+}
+
+static int ep_ino_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The candidates that could still reach THETA, sorted by inode. */
+static int ep_contenders(const struct cand_table *t,
+			 const struct recall_params *p, double ideal,
+			 double rest, double theta, uint64_t **out, size_t *n)
+{
+	uint64_t *v = malloc((t->n ? t->n : 1) * sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct cand *c = &t->v[i];
+
+		if (c->ino && ep_final(p, c, c->bm25 + rest, ideal) >= theta)
+			v[k++] = c->ino;
+	}
+	qsort(v, k, sizeof(*v), ep_ino_cmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static void ep_add_existing(struct cand_table *t, uint64_t ino, double idf,
+			    const struct recall_params *p,
+			    const struct posting *po)
+{
+	struct cand *c = cand_find(t, ino);
+
+	if (c && ep_keep(p, po))
+		ep_add(c, ep_bm25(p, idf, po), po);
+}
+
+/* Term E for the candidates in INOS only (sorted): a seek each. */
+static int ep_seek_each(struct ep_term *e, const struct recall_params *p,
+			struct cand_table *t, const uint64_t *inos, size_t n)
+{
+	char key[INDEX_TERM_MAX + 9];
+
+	for (size_t i = 0; i < n; i++) {
+		struct posting po;
+		uint64_t ino;
+
+		if (inos[i] <= e->last)
+			continue;	/* in the sample already */
+		rocksdb_iter_seek(e->it, key, ep_key(e, inos[i], key));
+		if (!rocksdb_iter_valid(e->it))
+			return ep_iter_error(e);
+		if (ep_current(e, &ino, &po) && ino == inos[i])
+			ep_add_existing(t, ino, e->idf, p, &po);
+	}
+	return 0;
+}
+
+/* Term E completing existing candidates only. */
+static int ep_complete(struct ep_term *e, const struct recall_params *p,
+		       struct cand_table *t, double ideal, double rest,
+		       double theta)
+{
+	uint64_t *inos = NULL;
+	size_t n = 0, sampled = e->h.n;
+	int rc = ep_contenders(t, p, ideal, rest, theta, &inos, &n);
+
+	for (size_t i = 0; !rc && i < sampled; i++)
+		ep_add_existing(t, e->h.v[i].ino, e->idf, p, &e->h.v[i].po);
+	if (!rc && !e->done) {
+		if ((double)n * EP_SEEK_COST < e->df - (double)e->seen) {
+			rc = ep_seek_each(e, p, t, inos, n);
+		} else {
+			e->h.n = 0;
+			rc = ep_read(e, p, UINT64_MAX);
+			for (size_t i = 0; !rc && i < e->h.n; i++)
+				ep_add_existing(t, e->h.v[i].ino, e->idf, p,
+						&e->h.v[i].po);
+		}
+	}
+	free(inos);
+	return rc;
+}
+
+/* ---- the pathway ---------------------------------------------------- */
+
+/* Open, sample and weigh every cue term; stop words admit candidates
+ * only when no content word of the cue is in the store. */
+static int ep_prepare(struct store *st, const struct text_terms *terms,
+		      const struct recall_params *p, struct ep_term *v)
+{
+	bool content = false;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < terms->n; i++) {
+		rc = ep_open(st, &v[i], terms->v[i].term);
+		if (!rc)
+			rc = ep_read(&v[i], p, EP_SAMPLE);
+		if (!rc) {
+			ep_estimate(st, &v[i], p);
+			ep_weigh(&v[i], p);
+			content = content || (!terms->v[i].stop && v[i].seen);
+		}
+	}
+	for (size_t i = 0; i < terms->n; i++)
+		v[i].admits = !terms->v[i].stop || !content;
+	return rc;
+}
+
+static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
+		  size_t k, struct cand_table *t, bool *bounded)
+{
+	struct ep_topk q = { .k = k }, run = { .k = k };
+	double ideal = 0, rest = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ideal += v[i].idf;
+		rest += v[i].ub;
+	}
+	if (k && (!(q.v = malloc(k * sizeof(*q.v))) ||
+		  !(run.v = malloc(k * sizeof(*run.v))))) {
+		free(q.v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		double theta = k && t->n >= k ? ep_theta(t, p, ideal, &q) : 0;
+
+		rest -= v[i].ub;
+		if (!v[i].admits) {
+			*bounded = *bounded || theta > 0;
+			rc = ep_complete(&v[i], p, t, ideal, rest, theta);
+		} else if (theta > 0 &&
+			   ep_final(p, &(struct cand){ .conf = 1,
+						       .when = p->now },
+				    rest + v[i].ub, ideal) < theta) {
+			*bounded = true;
+			rc = ep_complete(&v[i], p, t, ideal, rest, theta);
+		} else {
+			rc = ep_full(&v[i], p, t, ideal, rest, &run, theta,
+				     bounded);
+		}
+	}
+	free(q.v);
+	free(run.v);
+	for (size_t i = 0; !rc && i < t->cap; i++) {
+		struct cand *c = &t->v[i];
+
+		if (c->ino) {
+			c->sim_e = ep_sim(c->bm25, ideal);
+			c->sim = c->sim_e;
+			c->pathway = STORE_PATHWAY_EPISODIC;
+		}
+	}
+	return rc;
+}
+
+int episodic_score(struct store *st, const struct text_terms *terms,
+		   const struct recall_params *p, size_t k,
+		   struct cand_table *t, bool *bounded)
+{
+	struct ep_term *v = calloc(terms->n ? terms->n : 1, sizeof(*v));
+	size_t n;
+	int rc;
+
+	*bounded = false;
+	if (!v)
+		return -ENOMEM;
+	rc = cand_init(t, 1024);
+	if (!rc)
+		rc = ep_prepare(st, terms, p, v);
+	n = terms->n;
+	if (!rc) {
+		qsort(v, n, sizeof(*v), ep_by_idf);
+		if (n > EP_CUE_TERMS)
+			n = EP_CUE_TERMS;
+		rc = ep_run(v, n, p, k, t, bounded);
+	}
+	for (size_t i = 0; i < terms->n; i++)
+		ep_close(&v[i]);
+	free(v);
+	return rc;
+}

@@ -1,0 +1,296 @@
+/*
+ * test_episodic.c - the episodic pathway's bound (episodic.c), stop
+ * words in the index, cue completion (cue.c) and the index format
+ * upgrade (index.c).
+ *
+ * The bound is checked against the unbounded scan on a seeded random
+ * store: for every cue, the best RECALL_M(10) of the bounded run must be
+ * the same episodes with the same scores.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "harness.h"
+#include "recall_i.h"
+
+static size_t recall_n(struct store *st, const char *cue,
+		       enum store_mode mode, const char *want)
+{
+	struct store_query q = { .cue = (char *)cue, .limit = 10,
+				 .mode = mode, .since = INT64_MIN,
+				 .until = INT64_MAX, .min_confidence = -1 };
+	struct store_results r;
+	size_t n, hit = 0;
+
+	assert_int_equal(store_recall(st, &q, NULL, &r), 0);
+	n = r.n;
+	for (size_t i = 0; want && i < r.n; i++)
+		hit += !strcmp(r.v[i].name, want);
+	store_results_release(&r);
+	return want ? hit : n;
+}
+
+/* Word W of a Zipf-like vocabulary of 400 made-up words ("bakedo"),
+ * with the stop words among the commonest. */
+static void word_of(unsigned r, char *out);
+
+static void word(unsigned *seed, char *out)
+{
+	double u = (double)rand_r(seed) / RAND_MAX;
+
+	word_of((unsigned)(400 * u * u * u), out);	/* skewed to 0 */
+}
+
+static void word_of(unsigned r, char *out)
+{
+	static const char *const stop[] = { "the", "of", "and", "a", "to",
+					     "in", "is", "with" };
+	static const char syl[][3] = { "ba", "ke", "do", "mi", "lu", "ro",
+				       "si", "ta", "ve", "zo" };
+
+	if (r < 8) {
+		strcpy(out, stop[r]);
+		return;
+	}
+	snprintf(out, 8, "%s%s%s", syl[r % 10], syl[r / 10 % 10],
+		 syl[r / 100 % 10]);
+}
+
+/* Scores of the best M candidates, best first. */
+static void best_of(struct store *st, const char *cue, size_t k,
+		    int64_t now, double *out, uint64_t *ino, size_t m,
+		    bool *bounded)
+{
+	struct recall_params p = { 0 };
+	struct text_terms t;
+	struct cand_table tab = { 0 };
+	size_t n = 0;
+
+	p.k1 = 1.2;
+	p.b = 0.75;
+	p.n_docs = (double)st->n_indexed;
+	p.avgdl = (double)st->total_len / p.n_docs;
+	p.min_conf = -1;
+	p.since = INT64_MIN;
+	p.until = INT64_MAX;
+	p.now = now;	/* one clock for both runs: decay moves by the second */
+	p.decay_fn = 2;
+	p.exponent = 0.2;
+	assert_int_equal(text_analyze(cue, strlen(cue), &t), 0);
+	assert_int_equal(episodic_score(st, &t, &p, k, &tab, bounded), 0);
+	for (size_t i = 0; i < m; i++)
+		out[i] = -1, ino[i] = 0;
+	for (size_t i = 0; i < tab.cap; i++) {
+		struct cand *c = &tab.v[i];
+		double f;
+		size_t j;
+
+		if (!c->ino)
+			continue;
+		f = recall_shape(&p, c, 0);
+		n++;
+		for (j = m; j > 0 && (out[j - 1] < f ||
+				      (out[j - 1] == f && ino[j - 1] > c->ino));
+		     j--)
+			if (j < m)
+				out[j] = out[j - 1], ino[j] = ino[j - 1];
+		if (j < m)
+			out[j] = f, ino[j] = c->ino;
+	}
+	text_terms_release(&t);
+	free(tab.v);
+}
+
+static void test_bound_keeps_the_best(void **state)
+{
+	struct store *st = *state;
+	const char *cues[] = { "bakeba the", "the kebaba of the mibaba",
+			       "tababa with a sibaba in the dobaba", "the",
+			       "of and the", "lubaba", "zebra the",
+			       "bamiba bamiba rokeba kekeba bakeba",
+			       "dobaba kebaba", "bakeba kebaba dobaba mibaba" };
+	unsigned seed = 7;
+	char text[512], name[32];
+	size_t m = RECALL_M(10), bounded_runs = 0;
+	int64_t now = time(NULL) + 86400;	/* a day later: decay is live */
+
+	for (int i = 0; i < 1500; i++) {
+		size_t o = 0, len = 5 + (size_t)(rand_r(&seed) % 30);
+
+		for (size_t w = 0; w < len; w++) {
+			char wd[8];
+
+			word(&seed, wd);
+			o += (size_t)snprintf(text + o, sizeof(text) - o,
+					      "%s ", wd);
+		}
+		snprintf(name, sizeof(name), "e%04d", i);
+		harness_put(st, name, text);
+	}
+	char pairs[40][24];
+	size_t nfixed = sizeof(cues) / sizeof(*cues), nc = nfixed + 40;
+
+	for (unsigned r = 0; r < 40; r++) {	/* common and mid pairs */
+		char a[8], b[8];
+
+		word_of(8 + r, a);
+		word_of(8 + (r * 7 + 3) % 60, b);
+		snprintf(pairs[r], sizeof(pairs[r]), "%s %s", a, b);
+	}
+	for (size_t c = 0; c < nc; c++) {
+		const char *cue = c < nfixed ? cues[c] : pairs[c - nfixed];
+
+		double a[RECALL_M(10)], b[RECALL_M(10)];
+		uint64_t ia[RECALL_M(10)], ib[RECALL_M(10)];
+		bool bounded, unbounded;
+
+		best_of(st, cue, m, now, a, ia, m, &bounded);
+		best_of(st, cue, 0, now, b, ib, m, &unbounded);
+		assert_false(unbounded);
+		bounded_runs += bounded;
+		for (size_t i = 0; i < m; i++) {
+			if (ia[i] != ib[i] || fabs(a[i] - b[i]) > 1e-12)
+				fail_msg("cue '%s' rank %zu: bounded %lu "
+					 "%.12f, unbounded %lu %.12f",
+					 cue, i, (unsigned long)ia[i],
+					 a[i], (unsigned long)ib[i], b[i]);
+		}
+	}
+	assert_true(bounded_runs > 0);	/* the bound did cut work */
+}
+
+static void test_stop_words(void **state)
+{
+	struct store *st = *state;
+
+	harness_put(st, "hamlet", "To be, or not to be: that is the question.");
+	harness_put(st, "coffee", "Met Alice for coffee at the station");
+	harness_put(st, "tea", "Drank tea with Bob in the garden");
+	/* a cue of stop words only finds by them */
+	assert_int_equal(recall_n(st, "to be or not to be",
+				  STORE_MODE_EPISODIC, "hamlet"), 1);
+	/* with content words, stop words only rank: no tea-with-Bob */
+	assert_int_equal(recall_n(st, "coffee with alice",
+				  STORE_MODE_EPISODIC, NULL), 1);
+	assert_int_equal(recall_n(st, "the", STORE_MODE_EPISODIC, NULL), 3);
+}
+
+static void test_cue_completion(void **state)
+{
+	struct store *st = *state;
+
+	harness_put(st, "coffee", "Met Alice for coffee at the station");
+	harness_put(st, "walk", "Walked to the station in the rain");
+	/* a typo: episodic matches literally, blended completes the cue */
+	assert_int_equal(recall_n(st, "cofefe alcie", STORE_MODE_EPISODIC,
+				  NULL), 0);
+	assert_int_equal(recall_n(st, "cofefe alcie", STORE_MODE_BLENDED,
+				  "coffee"), 1);
+	assert_int_equal(recall_n(st, "runnign in the rian",
+				  STORE_MODE_BLENDED, "walk"), 1);
+	char why[128];
+
+	assert_int_equal(store_flag_set(st, FLAG_BR_CUE_COMPLETION, "0", 1, 0,
+					"test", why, sizeof(why)),
+			 0);
+	assert_int_equal(recall_n(st, "cofefe alcie", STORE_MODE_BLENDED,
+				  NULL), 0);
+}
+
+static void age(struct store *st, uint64_t ino, int days)
+{
+	struct store_attr in = { 0 }, out;
+
+	in.mtime.tv_sec = time(NULL) - days * 86400;
+	assert_int_equal(store_setattr(st, ino, &in, STORE_SET_MTIME, &out), 0);
+}
+
+static const char *first_of(struct store *st, const char *cue, char *buf)
+{
+	struct store_query q = { .cue = (char *)cue, .limit = 10,
+				 .mode = STORE_MODE_EPISODIC,
+				 .since = INT64_MIN, .until = INT64_MAX,
+				 .min_confidence = -1 };
+	struct store_results r;
+
+	assert_int_equal(store_recall(st, &q, NULL, &r), 0);
+	snprintf(buf, 64, "%s", r.n ? r.v[0].name : "");
+	store_results_release(&r);
+	return buf;
+}
+
+/* "what changed recently in X": the newest of the episodes about X
+ * about as strongly as the best first; a newer episode not about X does
+ * not come first. */
+static void test_recency_intent(void **state)
+{
+	struct store *st = *state;
+	char buf[64];
+
+	age(st, harness_put(st, "old", "bash: fixed the prompt docs"), 400);
+	age(st, harness_put(st, "mid", "bash: new completion"), 120);
+	age(st, harness_put(st, "new", "bash: a fix for the prompt"), 3);
+	age(st, harness_put(st, "other", "zsh: a newer fix for the prompt"), 1);
+	assert_string_equal(first_of(st, "bash completion", buf), "mid");
+	assert_string_equal(first_of(st, "what changed recently in bash", buf),
+			    "new");
+	assert_string_equal(first_of(st, "latest bash", buf), "new");
+	/* "recent" alone is a word to match, not an intent */
+	harness_put(st, "word", "a recent note");
+	assert_string_equal(first_of(st, "recent", buf), "word");
+}
+
+/* A store of index format 1 (no stop-word postings, no format key) is
+ * upgraded in place at open. */
+static void test_upgrade_from_format_1(void **state)
+{
+	struct store *st = *state;
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	char *report = NULL;
+	size_t len = 0;
+	unsigned char key[16];
+	uint64_t ino = harness_put(st, "hamlet", "to be or not to be, a question");
+	const char *stop[] = { "to", "be", "or", "not", "a" };
+
+	for (size_t i = 0; i < sizeof(stop) / sizeof(*stop); i++) {
+		size_t n = strlen(stop[i]);
+
+		memcpy(key, stop[i], n);
+		key[n] = 0;
+		be64_put(key + n + 1, ino);
+		rocksdb_writebatch_delete_cf(b, st->cf[CF_POSTINGS],
+					     (const char *)key, n + 9);
+	}
+	rocksdb_writebatch_delete_cf(b, st->cf[CF_DEFAULT],
+				     "meta/index_format", 17);
+	assert_int_equal(db_write(st, b, true), 0);
+	rocksdb_writebatch_destroy(b);
+	assert_int_equal(recall_n(st, "to be or not to be",
+				  STORE_MODE_EPISODIC, NULL), 0);
+	st = harness_reopen(st);
+	*state = st;
+	assert_int_equal(recall_n(st, "to be or not to be",
+				  STORE_MODE_EPISODIC, "hamlet"), 1);
+	if (store_verify(st, &report, &len) != 0)
+		fail_msg("verify: %.*s", (int)len, report ? report : "");
+	free(report);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, harness_open, harness_close)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_bound_keeps_the_best),
+		T(test_stop_words),
+		T(test_cue_completion),
+		T(test_recency_intent),
+		T(test_upgrade_from_format_1),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
