@@ -45,13 +45,20 @@
 #endif
 
 /*
- * Kernel cache lifetimes.  Episodes change only through this mount, and
- * the daemon sends an invalidation for the changes it makes itself, so
- * one second is a safety net, not a correctness requirement.  Recall
+ * Kernel cache lifetimes.  Synthetic nodes keep one second, a safety net
+ * for the invalidations the daemon sends for its own changes.  Recall
  * nodes must be looked up and computed afresh every time.
  */
 #define EFS_TIMEOUT        1.0
 #define EFS_TIMEOUT_RECALL 0.0
+/*
+ * Store inodes (episodes/ and below): every change to a name, attribute
+ * or content comes through this mount's kernel requests, which update or
+ * drop the kernel's copy themselves; the daemon invalidates what it
+ * changes on its own (handle.c, "Kernel caches").  So the kernel may keep
+ * them for long: warm stat and read never reach the daemon.
+ */
+#define EFS_TIMEOUT_STORE  86400.0
 
 struct efs_notifier;
 struct efs_watch;
@@ -249,6 +256,11 @@ int efs_estate_read(struct efs_estate *es, size_t size, off_t off,
 int efs_estate_write(struct efs *fs, struct efs_estate *es, const char *buf,
 		     size_t size, off_t off);
 int efs_estate_truncate(struct efs *fs, struct efs_estate *es, off_t size);
+/* Times set on an episode with uncommitted writes (NULL: not set): kept
+ * and committed with the content.  1 when kept, 0 when the state has
+ * nothing uncommitted (the caller sets them in the store). */
+int efs_estate_set_times(struct efs_estate *es, const struct timespec *atime,
+			 const struct timespec *mtime);
 /* Commit the buffer if dirty (flush, fsync with STORE_SYNC). */
 int efs_estate_commit(struct efs *fs, struct efs_estate *es, unsigned flags);
 /* Unlink and rename-over hold the state lock across the store call and
@@ -267,6 +279,8 @@ void efs_estate_commit_all(struct efs *fs);
 int efs_notifier_start(struct efs *fs);
 void efs_notifier_stop(struct efs *fs);
 void efs_notify_inval(struct efs *fs, uint64_t ino);
+/* The attributes of INO only; its pages stay cached. */
+void efs_notify_inval_attr(struct efs *fs, uint64_t ino);
 void efs_notify_inval_entry(struct efs *fs, uint64_t parent,
 			    const char *name);
 /*

@@ -16,15 +16,21 @@
  *    on Linux) and mode & ~umask (the kernel passes the umask because
  *    init asks for FUSE_CAP_DONT_MASK).
  *    Permission checks are the kernel's (default_permissions).
- *  - Negative lookups are cached for EFS_TIMEOUT: names change only
- *    through this mount.
+ *  - Names and attributes are cached by the kernel for EFS_TIMEOUT_STORE,
+ *    negative lookups included: they change only through this mount's
+ *    requests, which update the kernel's copy.
  *  - Unlink or rename over an open episode: the open fds keep their
  *    buffer; see handle.c.
  *  - A read-only open reads the content committed when it opened, never
  *    another fd's uncommitted writes: handle.c, invariant 5.
- *  - Times: setting atime/mtime on an episode with uncommitted writes
- *    commits them first, so that `cp -p` (write, futimens, close) keeps
- *    the time it set instead of getting the commit's "now".
+ *  - Times: atime/mtime set on an episode with uncommitted writes are
+ *    kept with them and committed together at close (handle.c), so that
+ *    `cp -p` and engramctl import (write, futimens, close) keep the time
+ *    they set instead of getting the commit's "now", and the episode is
+ *    written and indexed once, with that time.  A stat in between shows
+ *    the time set.  Other states (nothing uncommitted, or a write refused
+ *    with EFBIG) go to the store at once, after a commit of what is
+ *    pending, as before.
  *  - Extended attributes are the store's (store_xattr_*), except that a
  *    get of user.engram.concepts is answered by store_episode_concepts:
  *    "label<TAB>strength" lines, one per concept the episode is bound to,
@@ -56,8 +62,8 @@ static void efs_ep_entry(struct efs *fs, const struct store_attr *a,
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
-	e->attr_timeout = EFS_TIMEOUT;
-	e->entry_timeout = EFS_TIMEOUT;
+	e->attr_timeout = EFS_TIMEOUT_STORE;
+	e->entry_timeout = EFS_TIMEOUT_STORE;
 	efs_store_stat(fs, a, &e->attr);
 }
 
@@ -73,7 +79,7 @@ int efs_ep_lookup(struct efs *fs, uint64_t parent, const char *name,
 	if (r == -ENOENT) {
 		/* A negative entry the kernel may cache. */
 		memset(e, 0, sizeof(*e));
-		e->entry_timeout = EFS_TIMEOUT;
+		e->entry_timeout = EFS_TIMEOUT_STORE;
 		return 0;
 	}
 	if (r < 0)
@@ -142,6 +148,29 @@ static void efs_ep_time(const struct timespec *in, bool now,
 		*out = *in;
 }
 
+/*
+ * Times A (the STORE_SET_ATIME/MTIME bits of *MASK) on episode INO when
+ * it is open for writing: kept in its state while it has uncommitted
+ * writes (the bits leave *MASK), else whatever is pending is committed
+ * first so that the commit's "now" cannot overwrite them.
+ */
+static int efs_ep_times_pending(struct efs *fs, uint64_t ino,
+				const struct store_attr *a, unsigned *mask)
+{
+	struct efs_estate *es = efs_estate_find(fs, ino);
+	int r = 0;
+
+	if (!es)
+		return 0;
+	if (efs_estate_set_times(es, *mask & STORE_SET_ATIME ? &a->atime : NULL,
+				 *mask & STORE_SET_MTIME ? &a->mtime : NULL))
+		*mask &= ~(STORE_SET_ATIME | STORE_SET_MTIME);
+	else
+		r = efs_estate_commit(fs, es, 0);
+	efs_estate_put(fs, es);
+	return r;
+}
+
 int efs_ep_setattr(struct efs *fs, fuse_req_t req, uint64_t ino,
 		   const struct stat *in, int to_set, struct efs_fh *fh,
 		   struct stat *out)
@@ -179,14 +208,9 @@ int efs_ep_setattr(struct efs *fs, fuse_req_t req, uint64_t ino,
 		mask |= STORE_SET_MTIME;
 	}
 	if (mask & (STORE_SET_ATIME | STORE_SET_MTIME)) {
-		struct efs_estate *es = efs_estate_find(fs, ino);
-
-		if (es) {
-			r = efs_estate_commit(fs, es, 0);
-			efs_estate_put(fs, es);
-			if (r < 0)
-				return r;
-		}
+		r = efs_ep_times_pending(fs, ino, &a, &mask);
+		if (r < 0)
+			return r;
 	}
 	if (mask) {
 		r = store_setattr(fs->st, ino, &a, mask, &res);
@@ -210,8 +234,7 @@ struct efs_ep_fill {
 	size_t size, used;
 	off_t skip;		/* names still to skip (rescan) */
 	off_t next;		/* index of the entry being added */
-	char *lastcopy;		/* copy of the last name added */
-	int err;
+	char last[STORE_NAME_MAX + 1];	/* the last name added, or "" */
 };
 
 static int efs_ep_fill_one(struct efs_ep_fill *f, const char *name,
@@ -238,22 +261,21 @@ static int efs_ep_fill_cb(void *ctx, const char *name,
 {
 	struct efs_ep_fill *f = ctx;
 	struct fuse_entry_param e;
-	char *copy;
 
 	if (f->skip > 0) {
 		f->skip--;
 		return 0;
 	}
-	efs_ep_entry(f->fs, a, &e);
+	if (f->plus) {
+		efs_ep_entry(f->fs, a, &e);
+	} else {	/* a plain readdir gives the kernel number and type */
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = a->ino;
+		e.attr.st_mode = a->mode;
+	}
 	if (efs_ep_fill_one(f, name, &e.attr, &e))
 		return 1;
-	copy = strdup(name);
-	if (!copy) {
-		f->err = -ENOMEM;
-		return 1;
-	}
-	free(f->lastcopy);
-	f->lastcopy = copy;
+	strcpy(f->last, name);	/* the store's names fit */
 	return 0;
 }
 
@@ -308,26 +330,27 @@ int efs_ep_readdir(struct efs *fs, fuse_req_t req, uint64_t ino,
 		else
 			f.skip = off - 2;
 	}
-	r = store_readdir(fs->st, ino, after, efs_ep_fill_cb, &f);
+	/* Without attributes (plain readdir) no inode needs reading. */
+	r = (plus ? store_readdir : store_readdir_names)(fs->st, ino, after,
+							 efs_ep_fill_cb, &f);
 	if (r < 0)
 		goto fail;
-	if (f.err < 0) {
-		r = f.err;
-		goto fail;
-	}
-	if (dh && f.lastcopy) {
+	if (dh && f.last[0]) {
+		char *copy = strdup(f.last);
+
+		if (!copy) {
+			r = -ENOMEM;
+			goto fail;
+		}
 		free(dh->last);
-		dh->last = f.lastcopy;
-		f.lastcopy = NULL;
+		dh->last = copy;
 		dh->next = f.next;
 	}
 done:
-	free(f.lastcopy);
 	rb->data = rb->alloc = f.buf;
 	rb->len = f.used;
 	return 0;
 fail:
-	free(f.lastcopy);
 	free(f.buf);
 	return r;
 }
@@ -391,7 +414,8 @@ static int efs_ep_open_attr(struct efs *fs, const struct store_attr *a,
 	if (!fh->writable) {
 		/* Readers see the committed content as of their open, through
 		 * direct I/O: the page cache holds writers' bytes (handle.c,
-		 * invariant 5). */
+		 * invariant 5), and a reader that used it would see a writer's
+		 * uncommitted bytes, a torn mix DESIGN rules out. */
 		r = store_content_read(fs->st, a->ino, &fh->buf, &fh->len);
 		fh->attr = *a;
 		fi->direct_io = 1;
@@ -597,11 +621,13 @@ int efs_ep_flush(struct efs *fs, struct efs_fh *fh)
 	return efs_estate_commit(fs, fh->es, 0);
 }
 
+/* Commit, then make it durable with store_sync: concurrent fsyncs share
+ * one sync of the log (store/commit.c, group commit). */
 int efs_ep_fsync(struct efs *fs, struct efs_fh *fh)
 {
-	if (!fh->es)
-		return store_sync(fs->st);
-	return efs_estate_commit(fs, fh->es, STORE_SYNC);
+	int r = fh->es ? efs_estate_commit(fs, fh->es, 0) : 0;
+
+	return r < 0 ? r : store_sync(fs->st);
 }
 
 void efs_ep_release(struct efs *fs, struct efs_fh *fh)

@@ -25,6 +25,10 @@
  *   write        into the buffer at any offset, holes zero-filled; a write
  *                ending past store.max_episode_bytes fails with EFBIG,
  *                changes nothing, and poisons the state (failed = -EFBIG).
+ *   utimensat    while dirty: the times are kept in the state and
+ *                committed with the content (one store write, postings
+ *                indexed once with that time); a later write sets the
+ *                mtime to now again, as on a local file system.
  *   flush/fsync  commit if dirty; the errno reaches close()/fsync().  A
  *                poisoned state is not committed: the flush returns EFBIG
  *                and the buffer goes back to the stored content, so a
@@ -62,22 +66,32 @@
  *     reads a private copy of the committed content, taken at open, with
  *     direct I/O (the page cache holds the writers' bytes): snapshot
  *     isolation, so `cat` or `grep` during a rewrite sees the old content
- *     whole, and the new after the writer's close - never a torn mix.
- *     Writers see each other's writes at once, as on a local file system
- *     (fsx, mmap, `>>` from two shells).
+ *     whole, and the new after the writer's close - never a torn mix,
+ *     also when the writer starts while the reader is reading.  Writers see
+ *     each other's writes at once, as on a local file system (fsx, mmap,
+ *     `>>` from two shells).
  *
  * Kernel caches.  Writers open without direct I/O and with keep_cache
- * (shared writable mmap needs the page cache); readers use direct I/O
- * (invariant 5), so the page cache only ever holds writers' bytes.  Every
- * path that changes stored content behind the page cache's back (commit,
- * truncate without a handle, a discarded poisoned buffer) queues the
- * inode for fuse_lowlevel_notify_inval_inode.  The notification is sent
- * by a separate thread: sent from inside a request it can deadlock,
- * because the kernel may hold the inode's page locks while it waits for
- * that very request.  Episode names need no notification: every namespace
- * change comes through the kernel.  Recall names do (recall.c): the
- * notifier also drops their dentries, and so do concept names that a
- * consolidation removed or renamed (concepts.c).
+ * (shared writable mmap needs the page cache), so the page cache of an
+ * episode holds what the writers see: the committed content with the
+ * writers' bytes on top; readers use direct I/O and their snapshot
+ * (invariant 5).  A commit at flush or fsync therefore needs no
+ * invalidation: the kernel wrote those very bytes, and every write made
+ * it drop its cached size and times.  Only
+ * dirty times it fetched before the commit (getattr or readdirplus of an
+ * episode with uncommitted writes: the state's attr_shown) can differ
+ * from the commit's, so then the attributes alone are invalidated; times
+ * set by a utimensat while dirty are committed as its reply showed them
+ * (the times set and the utimensat's ctime), so they need none.  Paths
+ * that change stored content behind the page cache's back (a discarded
+ * poisoned buffer, changes dropped because the commit failed) queue a
+ * full fuse_lowlevel_notify_inval_inode.  A notification is sent by a separate
+ * thread: sent from inside a request it can deadlock, because the kernel
+ * may hold the inode's page locks while it waits for that very request.
+ * Episode names need no notification: every namespace change comes
+ * through the kernel.  Recall names do (recall.c): the notifier also
+ * drops their dentries, and so do concept names that a consolidation
+ * removed or renamed (concepts.c).
  *
  * A request may wait for the notifier (efs_notify_wait) when what it did
  * changes other nodes and its caller expects to see that at once: ctl's
@@ -112,11 +126,16 @@ struct efs_estate {
 	unsigned ref;			/* table lock */
 	pthread_mutex_t lock;
 	bool loaded, dirty, unlinked;
+	bool attr_shown;		/* dirty size/times went to the kernel */
 	int failed;			/* -EFBIG after a refused write */
 	char *buf;
 	size_t len, cap;
 	struct store_attr attr;		/* as last read or committed */
-	struct timespec mtime;		/* of the last buffered change */
+	struct timespec mtime;		/* of the last change, or set */
+	struct timespec ctime;		/* of the last buffered change */
+	/* Set by utimensat while dirty, committed with the content. */
+	bool atime_set, mtime_set;
+	struct timespec atime;
 };
 
 /* ------------------------------------------------------------------ */
@@ -369,10 +388,21 @@ static int efs_estate_load(struct efs *fs, struct efs_estate *es)
 	es->len = es->cap = len;
 	es->attr = a;
 	es->mtime = a.mtime;
+	es->ctime = a.ctime;
+	es->atime_set = es->mtime_set = false;
 	es->loaded = true;
 	es->dirty = false;
 	es->failed = 0;
 	return 0;
+}
+
+/* A buffered change (state lock held): dirty, mtime and ctime now. */
+static void efs_estate_changed(struct efs_estate *es)
+{
+	es->dirty = true;
+	es->mtime_set = false;
+	clock_gettime(CLOCK_REALTIME, &es->mtime);
+	es->ctime = es->mtime;
 }
 
 int efs_estate_open(struct efs *fs, uint64_t ino, bool trunc,
@@ -402,8 +432,7 @@ int efs_estate_open(struct efs *fs, uint64_t ino, bool trunc,
 		r = efs_estate_load(fs, es);
 	if (!r && trunc && es->len) {
 		es->len = 0;
-		es->dirty = true;
-		clock_gettime(CLOCK_REALTIME, &es->mtime);
+		efs_estate_changed(es);
 	}
 	pthread_mutex_unlock(&es->lock);
 	if (r < 0) {
@@ -496,7 +525,9 @@ int efs_estate_read(struct efs_estate *es, size_t size, off_t off,
 	efs_fh_slice(es->buf, es->len, size, off, &p, &k);
 	*out = NULL;
 	*n = k;
-	if (k && !(*out = malloc(k)))
+	if (!es->loaded)
+		r = -EAGAIN;	/* being opened: not the content yet */
+	else if (k && !(*out = malloc(k)))
 		r = -ENOMEM;
 	else if (k)
 		memcpy(*out, p, k);
@@ -531,8 +562,7 @@ int efs_estate_write(struct efs *fs, struct efs_estate *es, const char *buf,
 	memcpy(es->buf + off, buf, size);
 	if (end > es->len)
 		es->len = end;
-	es->dirty = true;
-	clock_gettime(CLOCK_REALTIME, &es->mtime);
+	efs_estate_changed(es);
 out:
 	pthread_mutex_unlock(&es->lock);
 	return r;
@@ -553,17 +583,33 @@ int efs_estate_truncate(struct efs *fs, struct efs_estate *es, off_t size)
 			es->ino, (intmax_t)size, efs_max_bytes(fs));
 	} else {
 		r = efs_estate_resize(es, (size_t)size);
-		if (!r) {
-			es->dirty = true;
-			clock_gettime(CLOCK_REALTIME, &es->mtime);
-		}
+		if (!r)
+			efs_estate_changed(es);
 	}
 	pthread_mutex_unlock(&es->lock);
 	return r;
 }
 
+/*
+ * The times a commit stores (state lock held): after a utimensat, those
+ * it set and its ctime, which is what the kernel was told in the reply
+ * (so a commit that keeps them needs no invalidation of attributes);
+ * else NULL: the commit's now.
+ */
+static const struct store_times *efs_estate_times(const struct efs_estate *es,
+						  struct store_times *t)
+{
+	if (!es->mtime_set && !es->atime_set)
+		return NULL;
+	t->atime = es->atime_set ? &es->atime : NULL;
+	t->mtime = es->mtime_set ? &es->mtime : NULL;
+	t->ctime = es->mtime_set ? &es->ctime : NULL;
+	return t;
+}
+
 int efs_estate_commit(struct efs *fs, struct efs_estate *es, unsigned flags)
 {
+	struct store_times t;
 	struct store_attr a;
 	int r = 0;
 
@@ -584,7 +630,8 @@ int efs_estate_commit(struct efs *fs, struct efs_estate *es, unsigned flags)
 			r = store_sync(fs->st);
 		goto out;
 	}
-	r = store_content_write(fs->st, es->ino, es->buf, es->len, flags, &a);
+	r = store_content_write_times(fs->st, es->ino, es->buf, es->len, flags,
+				      efs_estate_times(es, &t), &a);
 	if (r == -ENOENT) {
 		/* Removed under us by a path that did not mark the state. */
 		es->unlinked = true;
@@ -596,10 +643,42 @@ int efs_estate_commit(struct efs *fs, struct efs_estate *es, unsigned flags)
 		goto out;
 	es->attr = a;
 	es->dirty = false;
-	efs_notify_inval(fs, es->ino);
+	es->atime_set = es->mtime_set = false;
+	/* The page cache holds these very bytes (the kernel wrote them), and
+	 * each write made the kernel drop its size and times; only those it
+	 * fetched while dirty (efs_estate_stat) can differ from the commit's
+	 * "now".  See "Kernel caches" above. */
+	if (es->attr_shown)
+		efs_notify_inval_attr(fs, es->ino);
+	es->attr_shown = false;
 out:
 	pthread_mutex_unlock(&es->lock);
 	return r;
+}
+
+int efs_estate_set_times(struct efs_estate *es, const struct timespec *atime,
+			 const struct timespec *mtime)
+{
+	int kept = 0;
+
+	pthread_mutex_lock(&es->lock);
+	if (es->loaded && es->dirty && !es->failed && !es->unlinked) {
+		if (atime) {
+			es->atime = *atime;
+			es->atime_set = true;
+		}
+		if (mtime) {
+			es->mtime = *mtime;
+			es->mtime_set = true;
+			/* The reply to the setattr replaces what the kernel
+			 * had; the commit stores what the reply says. */
+			es->attr_shown = false;
+		}
+		clock_gettime(CLOCK_REALTIME, &es->ctime);
+		kept = 1;
+	}
+	pthread_mutex_unlock(&es->lock);
+	return kept;
 }
 
 void efs_estate_stat(struct efs *fs, uint64_t ino, struct stat *st)
@@ -613,7 +692,12 @@ void efs_estate_stat(struct efs *fs, uint64_t ino, struct stat *st)
 		st->st_size = (off_t)es->len;
 		if (es->dirty) {
 			st->st_mtim = es->mtime;
-			st->st_ctim = es->mtime;
+			st->st_ctim = es->ctime;
+			if (es->atime_set)
+				st->st_atim = es->atime;
+			/* Times set are committed as shown
+			 * (efs_estate_times). */
+			es->attr_shown |= !es->mtime_set;
 		}
 	}
 	pthread_mutex_unlock(&es->lock);
@@ -691,11 +775,13 @@ void efs_estate_commit_all(struct efs *fs)
 /* The notifier thread                                                */
 /* ------------------------------------------------------------------ */
 
-/* A queued notification: the inode INO, or with NAME the entry NAME in
+/* A queued notification: the inode INO (its pages and attributes, or
+ * with ATTR_ONLY its attributes), or with NAME the entry NAME in
  * directory INO. */
 struct efs_note {
 	uint64_t ino;
 	char *name;
+	bool attr_only;
 };
 
 struct efs_notifier {
@@ -717,8 +803,9 @@ static void efs_note_send(struct efs *fs, const struct efs_note *nt)
 	if (nt->name)
 		r = fuse_lowlevel_notify_inval_entry(fs->se, nt->ino, nt->name,
 						     strlen(nt->name));
-	else
-		r = fuse_lowlevel_notify_inval_inode(fs->se, nt->ino, 0, 0);
+	else	/* offset -1: the kernel keeps the pages */
+		r = fuse_lowlevel_notify_inval_inode(fs->se, nt->ino,
+						     nt->attr_only ? -1 : 0, 0);
 	/* -ENOENT: the kernel does not have it cached; nothing to do. */
 	if (r < 0 && r != -ENOENT)
 		efs_log(LOG_DEBUG, "inval %llu%s%s: %s",
@@ -816,7 +903,8 @@ void efs_notifier_stop(struct efs *fs)
 	free(nt);
 }
 
-static void efs_notify(struct efs *fs, uint64_t ino, const char *name)
+static void efs_notify(struct efs *fs, uint64_t ino, const char *name,
+		       bool attr_only)
 {
 	struct efs_notifier *nt = fs->notifier;
 	char *copy = NULL;
@@ -838,7 +926,8 @@ static void efs_notify(struct efs *fs, uint64_t ino, const char *name)
 		nt->q = q;
 		nt->cap = cap;
 	}
-	nt->q[nt->n++] = (struct efs_note){ ino, copy };
+	nt->q[nt->n] = (struct efs_note){ ino, copy, attr_only };
+	nt->n++;
 	nt->queued++;
 	pthread_cond_signal(&nt->cond);
 	pthread_mutex_unlock(&nt->lock);
@@ -853,13 +942,18 @@ oom:
 
 void efs_notify_inval(struct efs *fs, uint64_t ino)
 {
-	efs_notify(fs, ino, NULL);
+	efs_notify(fs, ino, NULL, false);
+}
+
+void efs_notify_inval_attr(struct efs *fs, uint64_t ino)
+{
+	efs_notify(fs, ino, NULL, true);
 }
 
 void efs_notify_inval_entry(struct efs *fs, uint64_t parent,
 			    const char *name)
 {
-	efs_notify(fs, parent, name);
+	efs_notify(fs, parent, name, false);
 }
 
 int efs_notify_wait(struct efs *fs, double seconds)

@@ -195,8 +195,14 @@ static void efs_op_forget_multi(fuse_req_t req, size_t count,
 
 static double efs_attr_timeout(fuse_ino_t ino)
 {
-	return efs_ino_class(ino) == EFS_C_RECALL ? EFS_TIMEOUT_RECALL
-						  : EFS_TIMEOUT;
+	switch (efs_ino_class(ino)) {
+	case EFS_C_RECALL:
+		return EFS_TIMEOUT_RECALL;
+	case EFS_C_STORE:
+		return EFS_TIMEOUT_STORE;
+	default:
+		return EFS_TIMEOUT;
+	}
 }
 
 static void efs_op_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -544,6 +550,13 @@ static void efs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	fi->fh = 0;
 	if (cls == EFS_C_STORE || cls == EFS_C_CONCEPTS_DIR)
 		r = efs_dirh_open(fi);
+	if (cls == EFS_C_STORE) {
+		/* The kernel may keep a folder's listing: it changes only
+		 * through its own requests, which bump the folder's version
+		 * and times and so reset the cached listing. */
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
