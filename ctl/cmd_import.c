@@ -16,24 +16,42 @@
  * Resuming.  Rule: an item is "already present", and left alone, when its
  * episode exists with the same size and the same mtime as the item's
  * when; for an item without a when, the same size and the same bytes.
- * Each item is written under a hidden name, FOLDER/.NAME.engramctl-tmp
- * (content, attributes, then mtime: ctl_meta_apply), and renamed into
- * place, so an episode under its final name is always whole.  A run cut
- * short leaves at most one hidden file per worker, which the next run
- * replaces when it comes to that item.  Rerunning the same command after
- * a kill therefore completes the import and never makes a second copy:
- * names are the identity.  An existing episode that differs is replaced
- * (as rsync and cp do) unless --skip-existing.  Two imports into the
- * same folder at the same time are not supported (they share the hidden
- * names).
+ * How an item is written keeps that rule true:
+ *  - a new item with a when (every DIR item, every exported JSONL line)
+ *    is created in place (O_EXCL; only an existing name is looked at
+ *    further): attributes, content, then the mtime (cmd_import_fill).
+ *    The mount keeps a time set on uncommitted content and commits both
+ *    at close, in one store write, so the episode is stored and indexed
+ *    once, with its final time, as a plain create+write+close is: the
+ *    import costs the mount one request more than a raw ingest (the
+ *    setattr).  The mtime comes last, so an episode cut short before it
+ *    (empty, or committed by the kernel's close with the time of the
+ *    kill) does not have the item's when, and the next run rewrites it.
+ *  - an item that replaces a differing episode, or has no when, is
+ *    written under a hidden name, FOLDER/.NAME.engramctl-tmp, and renamed
+ *    into place: the old episode stays whole until the new one is, and an
+ *    item without a when has no mtime to mark it complete.  The mount
+ *    does not index hidden names, so the rename indexes it once.  A run
+ *    cut short leaves at most one hidden file per worker, which the next
+ *    run replaces when it comes to that item.
+ * Rerunning the same command after a kill therefore completes the import
+ * and never makes a second copy: names are the identity.  An existing
+ * episode that differs is replaced (as rsync and cp do) unless
+ * --skip-existing.  Two imports into the same folder at the same time are
+ * not supported (they share the hidden names).
  *
  * Concurrency.  The walk (or the JSONL reader) is the producer; --jobs
- * workers (default 4) each run the file operations of one item at a
- * time.  The mount serialises commits in the store, but every item also
- * costs several FUSE round trips (lookup, create, write, setxattr,
- * setattr, flush, release) whose latency overlaps across workers; one
- * worker leaves the daemon idle between them.  The queue is bounded, so
- * memory stays at about QCAP items whatever the source's size.
+ * workers (default 4, or 1 when the process may run on one CPU only)
+ * each run the file operations of one item at a time.  The mount
+ * serialises commits in the store, but every item also costs several
+ * FUSE round trips (lookup, create, write, setattr, flush, release, and a
+ * setxattr an attribute) whose latency overlaps across workers; one
+ * worker leaves the daemon idle between them.  On one CPU nothing
+ * overlaps (client and daemon take turns), and more workers only add
+ * thread switches (pinned to one CPU of a busy 2-CPU box, one worker
+ * kept 0.83-0.96 of the raw ingest rate, four 0.52-0.98).  The queue is
+ * bounded, so memory stays at about QCAP items whatever the source's
+ * size.
  *
  * Reporting: failures (and skips other than "already present") are
  * printed as they happen, "failed 'NAME': REASON"; the summary counts
@@ -45,6 +63,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +76,7 @@
 #include "ctl.h"
 
 #define CMD_IMPORT_QCAP 256
-#define CMD_IMPORT_JOBS 4
+#define CMD_IMPORT_JOBS 4	/* enough to keep 2-8 CPUs' daemon busy */
 #define CMD_IMPORT_MANIFEST ".engram-export.jsonl"
 #define CMD_IMPORT_TMP ".engramctl-tmp"
 
@@ -215,16 +234,24 @@ static int cmd_import_present(const char *dst, const struct ctl_item *it)
 	return r;
 }
 
-/* Write content and metadata into FD (created or truncated). */
+/*
+ * Write metadata and content into FD (created or truncated): the
+ * attributes first, while the episode is still empty in the store (a
+ * confidence set later would rewrite the postings of its content), then
+ * the content, then the mtime (ctl_meta_apply), kept by the mount with
+ * the uncommitted content and committed with it at close.
+ */
 static int cmd_import_fill(int fd, const struct ctl_item *it, bool fresh,
 			   const char **why)
 {
-	int r = ctl_write_all(fd, it->content, it->len);
+	int r = ctl_meta_apply_attrs(fd, &it->meta, fresh, why);
 
 	if (r < 0)
+		return r;
+	r = ctl_write_all(fd, it->content, it->len);
+	if (r < 0)
 		return *why = "cannot write the content", r;
-	r = ctl_meta_apply(fd, &it->meta, fresh, why);
-	return r;
+	return ctl_meta_apply_when(fd, &it->meta, why);
 }
 
 static const char *cmd_import_errmsg(int err, const char *why)
@@ -278,12 +305,32 @@ static int cmd_import_create(const char *path)
 }
 
 /*
+ * An item with a when, created in place if DST is new (see the top of the
+ * file): 1 when DST exists (nothing done), else 0 or -errno.  Creating
+ * first rather than asking first saves a round trip to the mount: an
+ * O_EXCL open looks the name up again whatever the kernel has cached.
+ */
+static int cmd_import_write_new(const char *dst, const struct ctl_item *it,
+				const char **why)
+{
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), r;
+
+	if (fd < 0 && errno == EEXIST)
+		return 1;
+	if (fd < 0)
+		return *why = "cannot create", -errno;
+	r = cmd_import_fill(fd, it, true, why);
+	if (close(fd) < 0 && !r)
+		r = -errno, *why = "cannot commit";
+	if (r < 0)
+		unlink(dst);	/* leave no half episode behind */
+	return r;
+}
+
+/*
  * Write the item under its hidden name, then rename it into place: the
- * mount indexes a hidden episode not at all, so its content, attributes
- * and mtime cost no index work, and the rename indexes it once, with its
- * final time and confidence (writing in place would index it at the
- * commit and again at the mtime and confidence changes).  The rename is
- * also what makes an episode appear whole or not at all.  A name too
+ * old episode stays whole until the new one is, and the mount indexes a
+ * hidden episode not at all, so the rename indexes it once.  A name too
  * long for the hidden spelling is written in place.
  */
 static int cmd_import_write(const char *dst, const struct ctl_item *it,
@@ -325,6 +372,13 @@ static enum cmd_import_res cmd_import_file(struct cmd_import *im,
 		return *reason = cmd_import_errmsg(r, "cannot create its "
 						   "folder"), CMD_FAILED;
 	dst = ctl_xprintf("%s/%s", im->root, it->name);
+	r = it->meta.has_when ? cmd_import_write_new(dst, it, &why) : 1;
+	if (r <= 0) {
+		free(dst);
+		if (r < 0)
+			return *reason = cmd_import_errmsg(r, why), CMD_FAILED;
+		return CMD_IMPORTED;
+	}
 	/* 1: it is the item already, 0: (re)write it, < 0: cannot tell */
 	r = cmd_import_present(dst, it);
 	if (r == -ENOENT)
@@ -423,6 +477,17 @@ static bool cmd_import_push(struct cmd_import *im, struct cmd_import_job *job)
 	pthread_cond_signal(&im->more);
 	pthread_mutex_unlock(&im->lock);
 	return true;
+}
+
+/* The default --jobs: CMD_IMPORT_JOBS, or 1 on a single CPU. */
+static int cmd_import_default_jobs(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    CPU_COUNT(&set) == 1)
+		return 1;
+	return CMD_IMPORT_JOBS;
 }
 
 static struct cmd_import_job *cmd_import_job_new(const char *name,
@@ -720,7 +785,7 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cmd_import im = { .jobs = CMD_IMPORT_JOBS };
+	struct cmd_import im = { .jobs = cmd_import_default_jobs() };
 	const char *into = NULL;
 	uint64_t n;
 	int opt, r;

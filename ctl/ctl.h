@@ -236,6 +236,10 @@ int ctl_meta_read_fd(int fd, struct ctl_meta *m, struct stat *st);
  */
 int ctl_meta_apply(int fd, const struct ctl_meta *m, bool fresh,
 		   const char **step);
+/* Its two halves: the attributes; the mtime (nothing without a when). */
+int ctl_meta_apply_attrs(int fd, const struct ctl_meta *m, bool fresh,
+			 const char **step);
+int ctl_meta_apply_when(int fd, const struct ctl_meta *m, const char **step);
 
 /*
  * One JSON line.  An episode:

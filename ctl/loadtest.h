@@ -96,15 +96,17 @@ void lt_result_release(struct lt_result *res);
 /* Soak: samples of the daemon taken while the load runs. */
 struct lt_sample {
 	double t;		/* seconds since the start of the run */
-	long rss_kb;		/* -1: unknown */
+	long rss_kb;		/* -1: unknown (all three) */
 	long fds;
-	long long store_bytes;
+	long long store_bytes;	/* RocksDB files (engram_store_disk_bytes) */
 	uint64_t ops;
 };
 
 struct lt_soak {
-	long pid;
+	long pid;		/* from MNT/status, for the report */
 	char *data_dir;
+	char *metrics;		/* MNT/metrics, where the samples come from */
+	bool warned;		/* said once that it cannot be read */
 	struct lt_sample *v;
 	size_t n;
 };

@@ -13,15 +13,15 @@
  * "latency" {p50_ms, p95_ms, p99_ms, max_ms}, "throughput"
  * {ops_per_sec} and "errors" {count, error_rate}.
  *
- * Soak samples: the daemon's pid and data dir come from MNT/status
- * ("pid:", "data_dir:"); RSS from /proc/PID/status (VmRSS), open fds by
- * counting /proc/PID/fd, store size by summing the allocated blocks under
- * the data dir (du).  A value that cannot be read (another pid namespace,
- * no permission) is -1 / null.  Growth is last minus first, also per hour.
+ * Soak samples come from the mount, as everything engramctl knows: one
+ * read of MNT/metrics a sample gives engram_process_resident_memory_bytes,
+ * engram_process_open_fds and engram_store_disk_bytes (the daemon's own
+ * view: it works across pid namespaces, users and machines, where /proc
+ * and du of the data dir do not).  The pid and data dir shown come from
+ * MNT/status.  A value the metrics do not have is -1.  Growth is last
+ * minus first, also per hour.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +147,8 @@ static void lt_text_soak(const struct lt_soak *k)
 {
 	size_t i;
 
-	printf("\nsoak: daemon pid %ld, data dir %s\n", k->pid,
-	       k->data_dir ? k->data_dir : "?");
+	printf("\nsoak: daemon pid %ld, data dir %s, samples from %s\n",
+	       k->pid, k->data_dir ? k->data_dir : "?", k->metrics);
 	printf("%8s %10s %6s %14s %12s\n", "t_s", "rss_kb", "fds",
 	       "store_bytes", "ops");
 	for (i = 0; i < k->n; i++)
@@ -382,84 +382,59 @@ int lt_soak_init(const struct ctl *c, struct lt_soak *k)
 		k->pid = atol(pid);
 	free(pid);
 	free(status);
-	if (k->pid <= 0)
-		ctl_warning("the mount's status has no pid: RSS and fds are "
-			    "not sampled");
+	k->metrics = ctl_path(c, "metrics");
 	return 0;
 }
 
-static long lt_rss_kb(long pid)
+/* The value of the unlabelled sample NAME in Prometheus text, or -1. */
+static double lt_metric(const char *text, const char *name)
 {
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
+	size_t n = strlen(name);
+	const char *p = text;
+	char *end;
+	double v;
 
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-static long lt_fds(long pid)
-{
-	char path[64];
-	struct dirent *de;
-	long n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static long long lt_du_sum;
-
-static int lt_du_one(const char *path, const struct stat *st, int flag,
-		     struct FTW *ftw)
-{
-	(void)path;
-	(void)flag;
-	(void)ftw;
-	lt_du_sum += (long long)st->st_blocks * 512;
-	return 0;
-}
-
-/* Bytes allocated under DIR, as du; -1 when unreadable.  Not
- * thread-safe (nftw has no context argument); sampling is one thread. */
-static long long lt_du(const char *dir)
-{
-	lt_du_sum = 0;
-	if (!dir || nftw(dir, lt_du_one, 16, FTW_PHYS) != 0)
-		return -1;
-	return lt_du_sum;
+	for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, name, n) || p[n] != ' ')
+			continue;
+		v = strtod(p + n + 1, &end);
+		return end == p + n + 1 || v < 0 ? -1 : v;
+	}
+	return -1;
 }
 
 void lt_soak_sample(struct lt_soak *k, double t, uint64_t ops)
 {
 	struct lt_sample *x;
+	char *text = NULL;
+	size_t len;
+	double rss = -1, fds = -1, disk = -1;
+	int r = ctl_read_file(k->metrics, &text, &len);
 
+	if (r < 0 && !k->warned) {
+		ctl_warning("cannot read '%s': %s; the samples are -1",
+			    k->metrics, strerror(-r));
+		k->warned = true;
+	}
+	if (r == 0) {
+		rss = lt_metric(text, "engram_process_resident_memory_bytes");
+		fds = lt_metric(text, "engram_process_open_fds");
+		disk = lt_metric(text, "engram_store_disk_bytes");
+	}
+	free(text);
 	k->v = ctl_xrealloc(k->v, (k->n + 1) * sizeof(*k->v));
 	x = &k->v[k->n++];
 	x->t = t;
 	x->ops = ops;
-	x->rss_kb = k->pid > 0 ? lt_rss_kb(k->pid) : -1;
-	x->fds = k->pid > 0 ? lt_fds(k->pid) : -1;
-	x->store_bytes = lt_du(k->data_dir);
+	x->rss_kb = rss < 0 ? -1 : (long)(rss / 1024);
+	x->fds = fds < 0 ? -1 : (long)fds;
+	x->store_bytes = disk < 0 ? -1 : (long long)disk;
 }
 
 void lt_soak_release(struct lt_soak *k)
 {
 	free(k->v);
 	free(k->data_dir);
+	free(k->metrics);
 	memset(k, 0, sizeof(*k));
 }

@@ -10,9 +10,12 @@
  *
  * Order of application (ctl_meta_apply): attributes, then the mtime.  An
  * episode whose mtime is the item's is therefore complete, which is the
- * rule import resumes by.  Setting the mtime also commits the episode's
- * pending writes (the mount does so for `cp -p`), so the close that
- * follows has nothing left to commit and cannot move the mtime.
+ * rule import resumes by.  A mtime set on an episode with pending writes
+ * is kept by the mount with them and committed with them at close (as
+ * for `cp -p`), so the close cannot move it, and the episode is stored
+ * and indexed once.  Import sets the attributes before it writes the
+ * content (ctl_meta_apply_attrs, ctl_meta_apply_when): the store then
+ * has no content whose postings a confidence change would rewrite.
  *
  * JSON: content goes as a JSON string when the bytes are valid UTF-8 (a
  * NUL is fine: \u0000), else as "content_base64", so any episode
@@ -139,11 +142,10 @@ static int ctl_meta_setx(int fd, const char *name, const char *val,
 	return -errno;
 }
 
-int ctl_meta_apply(int fd, const struct ctl_meta *m, bool fresh,
-		   const char **step)
+int ctl_meta_apply_attrs(int fd, const struct ctl_meta *m, bool fresh,
+			 const char **step)
 {
 	const char *conf = m->confidence;
-	struct timespec ts[2];
 	int r = 0;
 
 	/* A fresh episode has the default confidence already. */
@@ -160,6 +162,13 @@ int ctl_meta_apply(int fd, const struct ctl_meta *m, bool fresh,
 		return *step = "who", r;
 	if ((r = ctl_meta_setx(fd, CTL_XATTR_TAGS, m->tags, fresh)))
 		return *step = "tags", r;
+	return 0;
+}
+
+int ctl_meta_apply_when(int fd, const struct ctl_meta *m, const char **step)
+{
+	struct timespec ts[2];
+
 	if (!m->has_when)
 		return 0;
 	ts[0].tv_sec = 0;
@@ -168,6 +177,14 @@ int ctl_meta_apply(int fd, const struct ctl_meta *m, bool fresh,
 	if (futimens(fd, ts) < 0)
 		return *step = "when", -errno;
 	return 0;
+}
+
+int ctl_meta_apply(int fd, const struct ctl_meta *m, bool fresh,
+		   const char **step)
+{
+	int r = ctl_meta_apply_attrs(fd, m, fresh, step);
+
+	return r ? r : ctl_meta_apply_when(fd, m, step);
 }
 
 /* ------------------------------------------------------------------ */

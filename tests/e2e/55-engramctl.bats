@@ -333,6 +333,65 @@ make_tree() {
 	[[ $output == *"imported 0, already present $n,"* ]]
 }
 
+@test "a time set before close is committed with the content (what import relies on)" {
+	f=$M/episodes/timed-once
+	python3 - "$f" <<-'PY'
+	import os, sys
+	fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+	os.write(fd, b"the quokka crossed the river")
+	os.utime(fd, ns=(1500000000000000001, 1400000000123456789))
+	st = os.stat(sys.argv[1])	# between futimens and close
+	assert (st.st_mtime_ns, st.st_atime_ns, st.st_size) == \
+		(1400000000123456789, 1500000000000000001, 28), st
+	os.close(fd)
+	PY
+	assert_eq "$(stat -c '%.9Y %.9X %s' "$f")" "1400000000.123456789 1500000000.000000001 28"
+	# the postings carry the time set: recall's time window sees it
+	run ctl recall quokka --since 2014-05-13 --until 2014-05-14
+	[ "$status" -eq 0 ]
+	[[ $output == *timed-once* ]]
+	run ctl recall quokka --since 2020-01-01
+	[[ $output != *timed-once* ]]
+	# a write after the time set moves the mtime to now, as on a local fs
+	python3 - "$f" <<-'PY'
+	import os, sys
+	fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+	os.write(fd, b" again")
+	os.utime(fd, ns=(1500000000000000001, 1400000000123456789))
+	os.write(fd, b"!")
+	os.close(fd)
+	PY
+	(($(stat -c %Y "$f") > 1600000000))
+	assert_eq "$(cat "$f")" "the quokka crossed the river again!"
+}
+
+@test "import writes a new episode in place, once: no hidden name, metadata and time kept" {
+	src=$BATS_TEST_TMPDIR/once
+	mkdir -p "$src"
+	printf 'a pangolin at dawn\n' >"$src/p1"
+	touch -d '2022-02-02T02:02:02.5Z' "$src/p1"
+	printf '{"name":"p2","when":"2021-01-01T00:00:00Z","confidence":0.4,"who":"Bo","content":"a pangolin at dusk"}\n' >"$BATS_TEST_TMPDIR/once.jsonl"
+	run ctl import --into once "$src"
+	[ "$status" -eq 0 ]
+	run ctl import --into once "$BATS_TEST_TMPDIR/once.jsonl"
+	[ "$status" -eq 0 ]
+	assert_eq "$(ls -A "$M/episodes/once" | sort | tr '\n' ' ')" "p1 p2 "
+	assert_eq "$(stat -c %.1Y "$M/episodes/once/p1")" 1643767322.5
+	assert_eq "$(stat -c %Y "$M/episodes/once/p2")" 1609459200
+	assert_eq "$(getfattr --only-values -n user.engram.confidence "$M/episodes/once/p2")" 0.4
+	assert_eq "$(getfattr --only-values -n user.engram.who "$M/episodes/once/p2")" Bo
+	run ctl recall pangolin --since 2022-02-01 --until 2022-02-03
+	[[ $output == *once/p1* && $output != *once/p2* ]]
+	# a changed item (another size: same size and mtime is "already
+	# present") replaces the episode whole
+	printf 'a pangolin at midnight\n' >"$src/p1"
+	touch -d '2022-02-02T02:02:02.5Z' "$src/p1"
+	run ctl import --into once "$src"
+	[ "$status" -eq 0 ]
+	assert_eq "$(cat "$M/episodes/once/p1")" "a pangolin at midnight"
+	assert_eq "$(ls -A "$M/episodes/once" | sort | tr '\n' ' ')" "p1 p2 "
+}
+
 @test "export resumes: an unchanged copy is not written again" {
 	out=$BATS_TEST_TMPDIR/ex
 	echo one >"$M/episodes/exr-1"
