@@ -15,17 +15,20 @@ set -euo pipefail
 # e2e errno helper; util-linux gives mountpoint and setpriv; prometheus
 # gives promtool (metrics and alert rules are checked with it); fio runs
 # the verify jobs of the reliability tests; clang and its runtime build
-# the libFuzzer targets.
+# the libFuzzer targets; fortunes is public text for the bench's corpus
+# (with the Debian changelogs every system has) and ripgrep its `rg -l`
+# reference.
 PACKAGES=(build-essential pkg-config libfuse3-dev fuse3 librocksdb-dev
 	  libjson-c-dev libinih-dev libstemmer-dev libutf8proc-dev
 	  libxxhash-dev libsystemd-dev libcmocka-dev bats inotify-tools attr
 	  sqlite3 libsqlite3-dev util-linux python3 prometheus fio clang
-	  libclang-rt-14-dev)
+	  libclang-rt-14-dev fortunes ripgrep)
 
 PC_MODULES=(fuse3 rocksdb json-c inih libutf8proc libxxhash libsystemd cmocka)
 HEADERS=(/usr/include/libstemmer.h)
+DATA=(/usr/share/games/fortunes/fortunes)
 COMMANDS=(cc make pkg-config bats fusermount3 inotifywait getfattr setfattr
-	  mountpoint setpriv sqlite3 python3 promtool fio clang)
+	  mountpoint setpriv sqlite3 python3 promtool fio clang rg)
 
 mode=install
 case "${1:-}" in
@@ -43,7 +46,7 @@ else
 		pkg-config --exists "$m" || missing+=("pkg-config:$m")
 	done
 fi
-for h in "${HEADERS[@]}"; do
+for h in "${HEADERS[@]}" "${DATA[@]}"; do
 	[[ -e $h ]] || missing+=("$h")
 done
 for c in "${COMMANDS[@]}"; do
@@ -91,7 +94,7 @@ still=()
 for m in "${PC_MODULES[@]}"; do
 	pkg-config --exists "$m" || still+=("pkg-config:$m")
 done
-for h in "${HEADERS[@]}"; do
+for h in "${HEADERS[@]}" "${DATA[@]}"; do
 	[[ -e $h ]] || still+=("$h")
 done
 for c in "${COMMANDS[@]}"; do

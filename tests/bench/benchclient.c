@@ -6,19 +6,43 @@
  * second and sub-millisecond latencies; spawning `cat` or `cp` per file
  * would measure fork and exec, not the file system.
  *
- * Commands (one machine-readable line of key=value pairs on stdout each):
+ * Usage: benchclient [OPTIONS] COMMAND ARGS...  Commands (one
+ * machine-readable line of key=value pairs on stdout each):
  *   ingest DIR N SIZE [SEED]   create+write+close N files of ~SIZE bytes
  *   read DIR N [SIZE [SEED]]   open+read+close each of them, in a shuffled
  *                              order, and check the bytes
+ *   stat DIR N                 stat(2) each of them, in a shuffled order
  *   recall MNT N CUE...        N open+read+close of MNT/recall/<cue>,
  *                              cycling through the cues; latency percentiles
+ *   time PATH N                N open+read+close of PATH (metrics render)
+ *   flagrecall MNT FLAG V1 V2 N CUE  N times: write V1 or V2 (in turn) to
+ *                              MNT/flags/FLAG, then recall CUE; the time
+ *                              from the write to the recall's answer
  *   cues K COUNT N [SIZE [SEED]]  print COUNT cues of K words, one a
  *                              line, drawn from the texts of episodes 0..N-1
  *   text I SIZE [SEED]         print the text of episode I (to inspect)
+ * Options:
+ *   -c CORPUS   episode I's text is line I of CORPUS plus a newline (see
+ *               corpus.py) instead of the synthetic model below
+ *   -o FIRST    ingest episodes FIRST..FIRST+N-1 (to grow a store)
+ *   -j THREADS  ingest or recall from THREADS threads at once; ingest
+ *               gives thread T the episodes T, T+THREADS, ...
+ *   -y          fsync(2) each episode before close (durable ingest)
+ *   -m SECONDS  stop a loop after this long (at least 10 calls are made);
+ *               rates count what was done
+ *   -f CUEFILE  recall: cues from CUEFILE, `cue<TAB>source` lines; a hit
+ *               is the source episode among the results
+ *   -q SUFFIX   recall: append SUFFIX (e.g. "?mode=blended") to each cue
  *
- * Text model.  Episode I is named ep-%06d and its text comes from a
- * xorshift64* generator seeded from (SEED, I), so any one text can be
- * rebuilt without the others (the cue generator relies on this).  Words
+ * Threads (-j) share nothing but the file system: each has its own
+ * buffers and latency array, merged after the join.
+ *
+ * Text model, without -c (`make bench` gives -c and corpus.py's public
+ * text; this model remains for quick experiments and for `cues` and
+ * `text`, which know only it).  Episode I is named ep-%06d and its text
+ * comes from a xorshift64* generator seeded from (SEED, I), so any one
+ * text can be rebuilt without the others (the cue generator relies on
+ * this).  Words
  * are drawn from
  *  - a vocabulary of BC_VOCAB pseudo-words (two or three consonant-vowel
  *    syllables, unique by construction), with the Zipf frequencies of
@@ -50,7 +74,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +133,35 @@ static const char *const bc_avoid[] = {
 	"made", "make", "same", "before", "become", "became", "hereto",
 };
 #define BC_NAVOID (sizeof(bc_avoid) / sizeof(bc_avoid[0]))
+
+/* Fewest calls of a loop cut short by -m, so percentiles mean something. */
+#define BC_MIN_CALLS    10
+#define BC_MAX_THREADS  64
+
+/* The command-line options (see the top of the file). */
+struct bc_options {
+	const char *corpus;
+	size_t first;
+	size_t threads;
+	bool fsync;
+	double max_seconds;	/* 0: no limit */
+	const char *cue_file;
+	const char *suffix;
+};
+
+/* A corpus file, mapped: line I is episode I. */
+struct bc_corpus {
+	const char *map;
+	size_t map_len;
+	const char **line;	/* start of each line */
+	size_t *len;		/* its length, newline excluded */
+	size_t n;
+};
+
+static struct bc_options bc_opt = { .threads = 1, .suffix = "" };
+
+static int bc_usage(void);
+static struct bc_corpus bc_corpus;
 
 static char bc_vocab[BC_VOCAB][16];
 static double bc_cdf[BC_VOCAB];
@@ -301,6 +357,26 @@ static const char *bc_next_word(struct bc_doc *d, struct bc_rng *r,
 	return bc_vocab[w];
 }
 
+/* Episode I from the corpus: its line and a newline. */
+static int bc_doc_from_corpus(struct bc_doc *d, size_t i)
+{
+	if (i >= bc_corpus.n) {
+		fprintf(stderr, "benchclient: corpus has %zu episodes, not %zu\n",
+			bc_corpus.n, i + 1);
+		return -ERANGE;
+	}
+	d->len = bc_corpus.len[i] + 1;
+	d->nwords = 0;
+	d->unique[0] = '\0';
+	d->text = malloc(d->len + 1);
+	if (!d->text)
+		return -ENOMEM;
+	memcpy(d->text, bc_corpus.line[i], d->len - 1);
+	d->text[d->len - 1] = '\n';
+	d->text[d->len] = '\0';
+	return 0;
+}
+
 static int bc_doc_build(struct bc_doc *d, size_t i, size_t size,
 			uint64_t seed)
 {
@@ -308,6 +384,8 @@ static int bc_doc_build(struct bc_doc *d, size_t i, size_t size,
 	struct bc_rng r;
 	const char *w;
 
+	if (bc_corpus.map)
+		return bc_doc_from_corpus(d, i);
 	size = size < 32 ? 32 : size;
 	d->text = malloc(size + 1);
 	if (!d->text)
@@ -337,7 +415,7 @@ static void bc_episode_name(size_t i, char *buf, size_t size)
 	snprintf(buf, size, "ep-%06zu", i);
 }
 
-/* All N texts, built before any clock starts. */
+/* Texts of episodes FIRST..FIRST+N-1, built before any clock starts. */
 static int bc_docs_build(size_t n, size_t size, uint64_t seed,
 			 struct bc_doc **out)
 {
@@ -347,7 +425,7 @@ static int bc_docs_build(size_t n, size_t size, uint64_t seed,
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		if (bc_doc_build(&v[i], i, size, seed) < 0) {
+		if (bc_doc_build(&v[i], bc_opt.first + i, size, seed) < 0) {
 			while (i--)
 				bc_doc_release(&v[i]);
 			free(v);
@@ -458,31 +536,93 @@ static int bc_ingest_one(const char *dir, size_t i, const struct bc_doc *d)
 		close(fd);
 		return bc_error("write", path);
 	}
+	if (bc_opt.fsync && fsync(fd) < 0) {
+		close(fd);
+		return bc_error("fsync", path);
+	}
 	if (close(fd) < 0)	/* engramfs commits at close */
 		return bc_error("close", path);
 	return 0;
 }
 
+/* The deadline of a loop started at T0 (-m), or infinity. */
+static double bc_deadline(double t0)
+{
+	return bc_opt.max_seconds > 0 ? t0 + bc_opt.max_seconds : INFINITY;
+}
+
+/* One ingest thread: episodes T, T+THREADS, ... of DOCS. */
+struct bc_ingest_job {
+	pthread_t tid;
+	const char *dir;
+	const struct bc_doc *docs;
+	size_t n, t, done;
+	double deadline;
+	int err;
+};
+
+static void *bc_ingest_thread(void *arg)
+{
+	struct bc_ingest_job *j = arg;
+	size_t i;
+
+	for (i = j->t; i < j->n && !j->err; i += bc_opt.threads) {
+		if (j->done >= BC_MIN_CALLS && bc_now() > j->deadline)
+			break;
+		j->err = bc_ingest_one(j->dir, bc_opt.first + i, &j->docs[i]);
+		j->done += !j->err;
+	}
+	return NULL;
+}
+
+/* Run the ingest threads over DOCS; *done gets the files written. */
+static int bc_ingest_run(const char *dir, const struct bc_doc *docs,
+			 size_t n, size_t *done)
+{
+	struct bc_ingest_job jobs[BC_MAX_THREADS] = { { 0 } };
+	double deadline = bc_deadline(bc_now());
+	size_t t, started = 0;
+	int err = 0;
+
+	for (t = 0; t < bc_opt.threads; t++) {
+		jobs[t] = (struct bc_ingest_job){ .dir = dir, .docs = docs,
+			.n = n, .t = t, .deadline = deadline };
+		if (pthread_create(&jobs[t].tid, NULL, bc_ingest_thread,
+				   &jobs[t]) != 0) {
+			err = 1;
+			break;
+		}
+		started++;
+	}
+	*done = 0;
+	for (t = 0; t < started; t++) {
+		pthread_join(jobs[t].tid, NULL);
+		*done += jobs[t].done;
+		err = err ? err : jobs[t].err;
+	}
+	return err;
+}
+
 static int bc_cmd_ingest(int argc, char **argv)
 {
-	size_t n, size, i;
+	size_t n, size, done = 0;
 	struct bc_doc *docs;
 	double t0, dt;
-	int err = 0;
+	int err;
 
 	if (bc_parse_size(argv[1], &n) < 0 || bc_parse_size(argv[2], &size) < 0)
 		return 2;
 	if (bc_docs_build(n, size, bc_seed_arg(argc, argv, 3), &docs) < 0)
 		return 1;
 	t0 = bc_now();
-	for (i = 0; i < n && !err; i++)
-		err = bc_ingest_one(argv[0], i, &docs[i]);
+	err = bc_ingest_run(argv[0], docs, n, &done);
 	dt = bc_now() - t0;
 	bc_docs_free(docs, n);
 	if (err)
 		return err;
-	printf("ingest files=%zu size=%zu seconds=%.4f files_per_s=%.0f\n",
-	       n, size, dt, (double)n / dt);
+	printf("ingest files=%zu size=%zu threads=%zu fsync=%d seconds=%.4f "
+	       "files_per_s=%.0f\n", done, size, bc_opt.threads, bc_opt.fsync,
+	       dt, (double)done / dt);
 	return 0;
 }
 
@@ -544,7 +684,8 @@ static int bc_read_pass(const char *dir, const struct bc_doc *docs,
 		return 1;
 	t0 = bc_now();
 	for (i = 0; i < n && !err; i++)
-		err = bc_read_one(dir, order[i], &docs[order[i]], buf, bad);
+		err = bc_read_one(dir, bc_opt.first + order[i], &docs[order[i]],
+				  buf, bad);
 	*dt = bc_now() - t0;
 	free(buf);
 	return err;
@@ -576,14 +717,66 @@ static int bc_cmd_read(int argc, char **argv)
 	return bad ? 1 : 0;
 }
 
+/* stat(2) episodes 0..N-1 of DIR in a shuffled order (the read's). */
+static int bc_cmd_stat(int argc, char **argv)
+{
+	char path[4096], name[32];
+	size_t n, i, *order;
+	struct stat st;
+	double t0, dt;
+
+	if (bc_parse_size(argv[1], &n) < 0)
+		return 2;
+	order = bc_shuffle(n, BC_DEFAULT_SEED);
+	if (!order)
+		return 1;
+	t0 = bc_now();
+	for (i = 0; i < n; i++) {
+		bc_episode_name(bc_opt.first + order[i], name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", argv[0], name);
+		if (stat(path, &st) < 0) {
+			free(order);
+			return bc_error("stat", path);
+		}
+	}
+	dt = bc_now() - t0;
+	free(order);
+	printf("stat files=%zu seconds=%.4f files_per_s=%.0f\n", n, dt,
+	       (double)n / dt);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* recall                                                             */
 /* ------------------------------------------------------------------ */
 
+/* A cue and the episode it was drawn from (-1: none known). */
+struct bc_cue {
+	const char *text;
+	long src;
+};
+
+struct bc_cues {
+	struct bc_cue *v;
+	size_t n;
+	char *buf;		/* the cue file's bytes, when -f */
+};
+
 struct bc_recall_stats {
 	double *lat;		/* seconds, one per call */
 	size_t n, empty, bytes;
-	size_t asked, found;	/* cues with a unique word */
+	size_t asked, found;	/* cues with a known right answer */
+};
+
+/* One recall thread: calls T, T+THREADS, ... of the run. */
+struct bc_recall_job {
+	pthread_t tid;
+	const char *mnt;
+	const struct bc_cues *cues;
+	size_t calls, t;
+	double deadline;
+	struct bc_recall_stats s;
+	int err;
 };
 
 /* Does a line of OUT (text format) start with NAME and a tab? */
@@ -598,47 +791,82 @@ static bool bc_lists(const char *out, size_t len, const char *name)
 	return memmem(out, len, pat, n) != NULL;
 }
 
-/* Did the answer name the episode whose unique word is in CUE? */
-static void bc_check_hit(const char *cue, const char *out, size_t len,
-			 struct bc_recall_stats *s)
+/* Did the answer name the episode the cue is known to come from: its
+ * source (-f) or the episode whose unique word it carries? */
+static void bc_check_hit(const struct bc_cue *cue, const char *out,
+			 size_t len, struct bc_recall_stats *s)
 {
-	const char *w = cue;
+	const char *w = cue->text;
 	char name[32];
 	size_t idx;
 
-	while (w && !bc_unique_index(w, &idx)) {
-		w = strchr(w, ' ');
-		w = w ? w + 1 : NULL;
+	if (cue->src >= 0) {
+		idx = (size_t)cue->src;
+	} else {
+		while (w && !bc_unique_index(w, &idx)) {
+			w = strchr(w, ' ');
+			w = w ? w + 1 : NULL;
+		}
+		if (!w)
+			return;
 	}
-	if (!w)
-		return;
 	s->asked++;
 	bc_episode_name(idx, name, sizeof(name));
 	s->found += bc_lists(out, len, name);
 }
 
-static int bc_recall_one(const char *mnt, const char *cue, char *buf,
-			 struct bc_recall_stats *s)
+/* Time one open+read+close of PATH into S; the answer is left in BUF. */
+static int bc_time_read(const char *path, char *buf, ssize_t *got,
+			struct bc_recall_stats *s)
 {
-	char path[4096];
-	double t0;
-	ssize_t got;
+	double t0 = bc_now();
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/recall/%s", mnt, cue);
-	t0 = bc_now();
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return bc_error("open", path);
-	got = bc_read_all(fd, buf, BC_READ_BUF);
+	*got = bc_read_all(fd, buf, BC_READ_BUF);
 	close(fd);
 	s->lat[s->n++] = bc_now() - t0;
-	if (got < 0)
+	if (*got < 0)
 		return bc_error("read", path);
-	s->bytes += (size_t)got;
-	s->empty += got == 0;
-	bc_check_hit(cue, buf, (size_t)got, s);
+	s->bytes += (size_t)*got;
+	s->empty += *got == 0;
 	return 0;
+}
+
+static int bc_recall_one(const char *mnt, const struct bc_cue *cue,
+			 char *buf, struct bc_recall_stats *s)
+{
+	char path[4096];
+	ssize_t got;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/recall/%s%s", mnt, cue->text,
+		 bc_opt.suffix);
+	err = bc_time_read(path, buf, &got, s);
+	if (!err)
+		bc_check_hit(cue, buf, (size_t)got, s);
+	return err;
+}
+
+static void *bc_recall_thread(void *arg)
+{
+	struct bc_recall_job *j = arg;
+	char *buf = malloc(BC_READ_BUF);
+	size_t i;
+
+	j->s.lat = malloc((j->calls / bc_opt.threads + 1) * sizeof(double));
+	if (!buf || !j->s.lat)
+		j->err = 1;
+	for (i = j->t; i < j->calls && !j->err; i += bc_opt.threads) {
+		if (j->s.n >= BC_MIN_CALLS && bc_now() > j->deadline)
+			break;
+		j->err = bc_recall_one(j->mnt, &j->cues->v[i % j->cues->n],
+				       buf, &j->s);
+	}
+	free(buf);
+	return NULL;
 }
 
 static int bc_cmp_double(const void *a, const void *b)
@@ -656,7 +884,9 @@ static double bc_pct_ms(const double *v, size_t n, double p)
 	return 1e3 * v[k ? k - 1 : 0];
 }
 
-static void bc_recall_report(struct bc_recall_stats *s)
+/* Print S's latency line, LABEL first; S is sorted on the way. */
+static void bc_latency_report(const char *label, struct bc_recall_stats *s,
+			      double wall)
 {
 	double sum = 0;
 	size_t i;
@@ -664,32 +894,226 @@ static void bc_recall_report(struct bc_recall_stats *s)
 	qsort(s->lat, s->n, sizeof(double), bc_cmp_double);
 	for (i = 0; i < s->n; i++)
 		sum += s->lat[i];
-	printf("recall n=%zu p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f "
-	       "mean_ms=%.3f empty=%zu bytes_per_call=%zu hits=%zu/%zu\n",
-	       s->n, bc_pct_ms(s->lat, s->n, 50), bc_pct_ms(s->lat, s->n, 95),
+	printf("%s n=%zu threads=%zu seconds=%.4f calls_per_s=%.1f "
+	       "p50_ms=%.3f p95_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_ms=%.3f "
+	       "empty=%zu bytes_per_call=%zu hits=%zu/%zu\n",
+	       label, s->n, bc_opt.threads, wall, (double)s->n / wall,
+	       bc_pct_ms(s->lat, s->n, 50), bc_pct_ms(s->lat, s->n, 95),
 	       bc_pct_ms(s->lat, s->n, 99), 1e3 * s->lat[s->n - 1],
 	       1e3 * sum / (double)s->n, s->empty, s->bytes / s->n,
 	       s->found, s->asked);
 }
 
+/* Fold the jobs' stats into OUT (which takes over the latencies). */
+static int bc_recall_merge(struct bc_recall_job *jobs, size_t njobs,
+			   struct bc_recall_stats *out)
+{
+	size_t t, total = 0;
+
+	for (t = 0; t < njobs; t++)
+		total += jobs[t].s.n;
+	out->lat = malloc((total ? total : 1) * sizeof(double));
+	if (!out->lat)
+		return 1;
+	for (t = 0; t < njobs; t++) {
+		memcpy(out->lat + out->n, jobs[t].s.lat,
+		       jobs[t].s.n * sizeof(double));
+		out->n += jobs[t].s.n;
+		out->empty += jobs[t].s.empty;
+		out->bytes += jobs[t].s.bytes;
+		out->asked += jobs[t].s.asked;
+		out->found += jobs[t].s.found;
+	}
+	return out->n ? 0 : 1;
+}
+
+static int bc_recall_run(const char *mnt, const struct bc_cues *cues,
+			 size_t calls)
+{
+	struct bc_recall_job jobs[BC_MAX_THREADS] = { { 0 } };
+	struct bc_recall_stats all = { 0 };
+	double t0 = bc_now(), deadline = bc_deadline(t0);
+	size_t t, started = 0;
+	int err = 0;
+
+	for (t = 0; t < bc_opt.threads; t++) {
+		jobs[t] = (struct bc_recall_job){ .mnt = mnt, .cues = cues,
+			.calls = calls, .t = t, .deadline = deadline };
+		if (pthread_create(&jobs[t].tid, NULL, bc_recall_thread,
+				   &jobs[t]) != 0) {
+			err = 1;
+			break;
+		}
+		started++;
+	}
+	for (t = 0; t < started; t++) {
+		pthread_join(jobs[t].tid, NULL);
+		err = err ? err : jobs[t].err;
+	}
+	if (!err)
+		err = bc_recall_merge(jobs, started, &all);
+	if (!err)
+		bc_latency_report("recall", &all, bc_now() - t0);
+	for (t = 0; t < started; t++)
+		free(jobs[t].s.lat);
+	free(all.lat);
+	return err;
+}
+
+/* Cues of the -f file: `cue<TAB>source` lines. */
+static int bc_cues_load(const char *file, struct bc_cues *c)
+{
+	FILE *f = fopen(file, "r");
+	char *line, *tab, *save = NULL;
+	size_t cap = 0;
+	long len;
+
+	if (!f)
+		return bc_error("open", file);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	c->buf = calloc((size_t)len + 1, 1);
+	if (!c->buf || fread(c->buf, 1, (size_t)len, f) != (size_t)len) {
+		fclose(f);
+		return bc_error("read", file);
+	}
+	fclose(f);
+	for (line = strtok_r(c->buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (c->n == cap) {
+			cap = cap ? 2 * cap : 256;
+			c->v = realloc(c->v, cap * sizeof(*c->v));
+			if (!c->v)
+				return 1;
+		}
+		tab = strchr(line, '\t');
+		c->v[c->n].src = tab ? strtol(tab + 1, NULL, 10) : -1;
+		if (tab)
+			*tab = '\0';
+		c->v[c->n++].text = line;
+	}
+	return c->n ? 0 : (fprintf(stderr, "benchclient: no cues in '%s'\n",
+				   file), 1);
+}
+
+/* Cues from the command line: the synthetic model's unique words. */
+static int bc_cues_args(int argc, char **argv, struct bc_cues *c)
+{
+	int i;
+
+	c->v = calloc((size_t)argc, sizeof(*c->v));
+	if (!c->v)
+		return 1;
+	for (i = 0; i < argc; i++)
+		c->v[c->n++] = (struct bc_cue){ .text = argv[i], .src = -1 };
+	return 0;
+}
+
 static int bc_cmd_recall(int argc, char **argv)
 {
+	struct bc_cues cues = { 0 };
+	size_t n;
+	int err;
+
+	if (bc_parse_size(argv[1], &n) < 0 || n == 0 ||
+	    (!bc_opt.cue_file && argc < 3))
+		return bc_usage();
+	if (bc_opt.cue_file)
+		err = bc_cues_load(bc_opt.cue_file, &cues);
+	else
+		err = bc_cues_args(argc - 2, argv + 2, &cues);
+	if (!err)
+		err = bc_recall_run(argv[0], &cues, n);
+	free(cues.v);
+	free(cues.buf);
+	return err;
+}
+
+/* time PATH N: N open+read+close of one file (metrics, status). */
+static int bc_cmd_time(int argc, char **argv)
+{
 	struct bc_recall_stats s = { 0 };
-	char *buf;
+	char *buf = malloc(BC_READ_BUF);
+	double t0 = bc_now(), deadline = bc_deadline(t0);
+	ssize_t got;
 	size_t n, i;
 	int err = 0;
 
-	if (bc_parse_size(argv[1], &n) < 0 || n == 0)
+	if (bc_parse_size(argv[1], &n) < 0 || n == 0) {
+		free(buf);
 		return 2;
-	buf = malloc(BC_READ_BUF);
+	}
 	s.lat = malloc(n * sizeof(double));
 	if (!buf || !s.lat)
 		err = 1;
-	for (i = 0; i < n && !err; i++)
-		err = bc_recall_one(argv[0], argv[2 + i % (size_t)(argc - 2)],
-				    buf, &s);
+	for (i = 0; i < n && !err; i++) {
+		if (i >= BC_MIN_CALLS && bc_now() > deadline)
+			break;
+		err = bc_time_read(argv[0], buf, &got, &s);
+	}
 	if (!err)
-		bc_recall_report(&s);
+		bc_latency_report("time", &s, bc_now() - t0);
+	free(s.lat);
+	free(buf);
+	return err;
+}
+
+/* One write(2) of VALUE and a newline, as `echo VALUE >` does: a flag
+ * takes each write as a whole value. */
+static int bc_flag_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	char line[256];
+	int n;
+
+	if (fd < 0)
+		return bc_error("open", path);
+	n = snprintf(line, sizeof(line), "%s\n", value);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    bc_write_all(fd, line, (size_t)n) < 0) {
+		close(fd);
+		return bc_error("write", path);
+	}
+	return close(fd) < 0 ? bc_error("close", path) : 0;
+}
+
+/*
+ * flagrecall MNT FLAG V1 V2 N CUE: the time from the start of a flag
+ * write to the end of the next recall's answer, which must already be
+ * computed under the new value (recall is computed fresh at open).
+ */
+static int bc_cmd_flagrecall(int argc, char **argv)
+{
+	struct bc_recall_stats s = { 0 }, scratch = { 0 };
+	struct bc_cue cue = { .text = argv[5], .src = -1 };
+	char flag[4096], *buf = malloc(BC_READ_BUF);
+	double t0, start = bc_now();
+	size_t n, i;
+	int err = 0;
+
+	if (bc_parse_size(argv[4], &n) < 0 || n == 0) {
+		free(buf);
+		return 2;
+	}
+	snprintf(flag, sizeof(flag), "%s/flags/%s", argv[0], argv[1]);
+	s.lat = malloc(n * sizeof(double));
+	scratch.lat = malloc(sizeof(double));
+	if (!buf || !s.lat || !scratch.lat)
+		err = 1;
+	for (i = 0; i < n && !err; i++) {
+		t0 = bc_now();
+		err = bc_flag_write(flag, argv[2 + i % 2]);
+		scratch.n = 0;
+		if (!err)
+			err = bc_recall_one(argv[0], &cue, buf, &scratch);
+		s.lat[s.n++] = bc_now() - t0;
+	}
+	if (!err)
+		err = bc_flag_write(flag, argv[2]);
+	if (!err)
+		bc_latency_report("flagrecall", &s, bc_now() - start);
+	free(scratch.lat);
 	free(s.lat);
 	free(buf);
 	return err;
@@ -758,6 +1182,39 @@ static int bc_cmd_text(int argc, char **argv)
 	return 0;
 }
 
+/* Map CORPUS and index its lines (-c). */
+static int bc_corpus_load(const char *file)
+{
+	struct bc_corpus *c = &bc_corpus;
+	struct stat st;
+	const char *p, *end, *nl;
+	size_t cap;
+	int fd;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
+		if (fd >= 0)
+			close(fd);
+		return bc_error("load the corpus", file);
+	}
+	c->map_len = (size_t)st.st_size;
+	c->map = mmap(NULL, c->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (c->map == MAP_FAILED)
+		return bc_error("map", file);
+	cap = c->map_len / 64 + 16;	/* lines are ~200 bytes */
+	c->line = malloc(cap * sizeof(*c->line));
+	c->len = malloc(cap * sizeof(*c->len));
+	end = c->map + c->map_len;
+	for (p = c->map; c->line && c->len && p < end && c->n < cap; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = nl ? nl : end;
+		c->line[c->n] = p;
+		c->len[c->n++] = (size_t)(nl - p);
+	}
+	return c->line && c->len ? 0 : 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* main                                                               */
 /* ------------------------------------------------------------------ */
@@ -772,7 +1229,10 @@ struct bc_command {
 static const struct bc_command bc_commands[] = {
 	{ "ingest", bc_cmd_ingest, 3, "ingest DIR N SIZE [SEED]" },
 	{ "read", bc_cmd_read, 2, "read DIR N [SIZE [SEED]]" },
-	{ "recall", bc_cmd_recall, 3, "recall MNT N CUE..." },
+	{ "stat", bc_cmd_stat, 2, "stat DIR N" },
+	{ "recall", bc_cmd_recall, 2, "recall MNT N CUE... (or -f CUEFILE)" },
+	{ "time", bc_cmd_time, 2, "time PATH N" },
+	{ "flagrecall", bc_cmd_flagrecall, 6, "flagrecall MNT FLAG V1 V2 N CUE" },
 	{ "cues", bc_cmd_cues, 3, "cues K COUNT N [SIZE [SEED]]" },
 	{ "text", bc_cmd_text, 2, "text I SIZE [SEED]" },
 };
@@ -784,17 +1244,54 @@ static int bc_usage(void)
 
 	fprintf(stderr, "usage:\n");
 	for (i = 0; i < BC_NCOMMANDS; i++)
-		fprintf(stderr, "  benchclient %s\n", bc_commands[i].usage);
+		fprintf(stderr, "  benchclient [OPTIONS] %s\n",
+			bc_commands[i].usage);
+	fprintf(stderr, "options: -c CORPUS -o FIRST -j THREADS -y -m SECONDS "
+		"-f CUEFILE -q SUFFIX\n");
 	return 2;
+}
+
+/* Parse the options into bc_opt; returns the index of the command. */
+static int bc_options_parse(int argc, char **argv)
+{
+	size_t v;
+	int c;
+
+	while ((c = getopt(argc, argv, "+c:o:j:ym:f:q:")) != -1) {
+		switch (c) {
+		case 'c': bc_opt.corpus = optarg; break;
+		case 'y': bc_opt.fsync = true; break;
+		case 'f': bc_opt.cue_file = optarg; break;
+		case 'q': bc_opt.suffix = optarg; break;
+		case 'm': bc_opt.max_seconds = strtod(optarg, NULL); break;
+		case 'o':
+			if (bc_parse_size(optarg, &bc_opt.first) < 0)
+				return -1;
+			break;
+		case 'j':
+			if (bc_parse_size(optarg, &v) < 0 || v < 1 ||
+			    v > BC_MAX_THREADS)
+				return -1;
+			bc_opt.threads = v;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return optind;
 }
 
 int main(int argc, char **argv)
 {
 	const struct bc_command *c;
 	size_t i;
+	int cmd;
 
-	if (argc < 2)
+	cmd = bc_options_parse(argc, argv);
+	if (cmd < 0 || cmd >= argc)
 		return bc_usage();
+	if (bc_opt.corpus && bc_corpus_load(bc_opt.corpus) != 0)
+		return 1;
 	if (getenv("BENCH_ZIPF_Q"))
 		bc_zipf_q = strtod(getenv("BENCH_ZIPF_Q"), NULL);
 	if (!(bc_zipf_q > 0 && bc_zipf_q < 1e6)) {
@@ -804,11 +1301,11 @@ int main(int argc, char **argv)
 	bc_vocab_init();
 	for (i = 0; i < BC_NCOMMANDS; i++) {
 		c = &bc_commands[i];
-		if (strcmp(argv[1], c->name) != 0)
+		if (strcmp(argv[cmd], c->name) != 0)
 			continue;
-		if (argc - 2 < c->min_args)
+		if (argc - cmd - 1 < c->min_args)
 			return bc_usage();
-		return c->fn(argc - 2, argv + 2);
+		return c->fn(argc - cmd - 1, argv + cmd + 1);
 	}
 	return bc_usage();
 }
