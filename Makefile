@@ -32,7 +32,8 @@ FS_OBJ    := $(FS_SRC:%.c=$(B)/%.o)
 CTL_SRC   := $(wildcard ctl/*.c)
 CTL_OBJ   := $(CTL_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-BENCH_BIN := $(B)/tests/bench/floorfs $(B)/tests/bench/benchclient
+BENCH_BIN := $(B)/tests/bench/floorfs $(B)/tests/bench/benchclient \
+             $(B)/tests/bench/fts5bench $(B)/tests/bench/rocksdb_sync
 
 LIB       := $(B)/libengram.a
 DAEMON    := $(B)/engramfs
@@ -73,6 +74,9 @@ $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDFLAGS) $(FS_LIBS) $(STORE_LIBS) $(LDLIBS)
 
+# The recall reference of make bench: SQLite FTS5 in-process.
+$(B)/tests/bench/fts5bench: LDLIBS += $(shell pkg-config --libs sqlite3 2>/dev/null)
+
 ## deps: install missing Debian packages (needs root or sudo)
 deps:
 	@scripts/deps.sh
@@ -108,11 +112,15 @@ asan:
 # flags snprintf of small loop counters; the -O2 build keeps the warning.
 ASAN_NOWARN := -Wno-format-truncation
 
-## valgrind: unit tests under valgrind, zero errors and leaks
+## valgrind: unit tests under valgrind, zero errors and leaks (VALGRIND_JOBS at once)
+# VALGRIND=1 also tells the tests to shrink their workloads and loosen
+# their time bounds (tests/unit/harness.h, harness_slow): a store open
+# costs about 3 s of CPU under valgrind.
+VALGRIND_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 valgrind: $(UNIT_BIN)
-	@VALGRIND=1 tests/run-all.sh "$(B)" unit
+	@VALGRIND=1 UNIT_JOBS=$(VALGRIND_JOBS) tests/run-all.sh "$(B)" unit
 
-## bench: ingest, read, recall and mount benchmarks against a FUSE floor
+## bench: the suite of docs/bench.md against the FUSE floor, tmpfs, RocksDB, FTS5 and grep (BENCH_QUICK=1: 3 min)
 bench: all $(BENCH_BIN)
 	@tests/bench/run.sh "$(B)"
 
@@ -139,11 +147,12 @@ stress: all
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-## tsan: the unit tests, test_concurrency among them, built with ThreadSanitizer
+## tsan: the unit tests built with ThreadSanitizer (TSAN_UNITS="test_concurrency ...": only those)
+TSAN_UNITS ?=
 tsan:
 	@$(MAKE) --no-print-directory B=build/tsan SANITIZE=thread CFLAGS="-O1 -g $(ASAN_NOWARN)" units
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/stress/tsan.supp" \
-	    tests/run-all.sh build/tsan unit
+	    UNITS="$(TSAN_UNITS)" tests/run-all.sh build/tsan unit
 
 ## eval: recall and concept quality against SQLite FTS5 (EVAL_QUICK=1: small)
 eval: all

@@ -8,8 +8,11 @@
 #
 #   BUILD_DIR   where make put the binaries (build, build/asan): unit tests are
 #               BUILD_DIR/tests/test_*, the daemon BUILD_DIR/engramfs
-#   VALGRIND=1  run each unit binary under valgrind (leaks and errors fail)
-#   UNIT_TIMEOUT  seconds per unit binary (600)
+#   VALGRIND=1  run each unit binary under valgrind (leaks and errors fail;
+#               the tests shrink their workloads, harness.h harness_slow)
+#   UNITS="test_a test_b"  run only these unit binaries (default: all)
+#   UNIT_JOBS   unit binaries run at once (1); results print in name order
+#   UNIT_TIMEOUT  seconds per unit binary (600; 1800 under valgrind)
 #   E2E_TIMEOUT   seconds for the whole bats suite (1500); bats 1.8 has no
 #                 per-test timeout, a hung mount must not hang CI
 #
@@ -33,43 +36,75 @@ failures=()
 
 if [[ -t 1 ]]; then RED=$'\e[31m' GREEN=$'\e[32m' OFF=$'\e[0m'; else RED='' GREEN='' OFF=''; fi
 
-run_units() {
-	local bin name out rc p f extra
+# unit_run BIN DIR: run one unit binary (under valgrind when asked); its
+# output, exit status and seconds go to DIR/NAME.{out,rc,secs}.
+unit_run() {
+	local bin=$1 dir=$2 name t0 rc
 	local -a cmd
+	name=$(basename "$bin")
+	cmd=(timeout "${UNIT_TIMEOUT:-$([[ ${VALGRIND:-0} == 1 ]] && echo 1800 || echo 600)}")
+	# shellcheck disable=SC2054  # the commas are valgrind's
+	if [[ ${VALGRIND:-0} == 1 ]]; then
+		cmd+=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect
+		      --errors-for-leak-kinds=definite,indirect --error-exitcode=1)
+	fi
+	t0=$(date +%s.%N)
+	"${cmd[@]}" "$bin" >"$dir/$name.out" 2>&1
+	rc=$?
+	echo "$rc" >"$dir/$name.rc"
+	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }' >"$dir/$name.secs"
+}
+
+# unit_report NAME DIR: count and print one binary's result.
+unit_report() {
+	local name=$1 dir=$2 out rc secs p f extra
+	out=$(<"$dir/$name.out")
+	rc=$(<"$dir/$name.rc")
+	secs=$(<"$dir/$name.secs")
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' <<<"$out" | tail -n1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' <<<"$out" | tail -n1)
+	p=${p:-0} f=${f:-0}
+	extra=0
+	if [[ $rc -ne 0 && $f -eq 0 ]]; then
+		extra=1	# crashed, timed out, or valgrind found errors
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f + extra))
+	if [[ $rc -ne 0 || $f -ne 0 ]]; then
+		failures+=("unit $name (exit $rc)")
+		echo "${RED}FAIL${OFF} $name: $p passed, $((f + extra)) failed (exit $rc, $secs s)"
+		sed 's/^/    /' <<<"$out"
+	else
+		echo "${GREEN}ok${OFF}   $name: $p passed ($secs s)"
+	fi
+}
+
+# The binaries run UNIT_JOBS at a time; results are reported in name order.
+run_units() {
+	local bin name dir
+	local -a names=()
 	shopt -s nullglob
 	local bins=("$BUILD"/tests/test_*)
 	shopt -u nullglob
-	local n=0
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/engramfs-units.XXXXXX")
 	for bin in "${bins[@]}"; do
 		[[ -f $bin && -x $bin ]] || continue	# skip test_x.d and friends
-		n=$((n + 1))
 		name=$(basename "$bin")
-		cmd=(timeout "${UNIT_TIMEOUT:-600}")
-		# shellcheck disable=SC2054  # the commas are valgrind's
-		if [[ ${VALGRIND:-0} == 1 ]]; then
-			cmd+=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect
-			      --errors-for-leak-kinds=definite,indirect --error-exitcode=1)
+		if [[ -n ${UNITS:-} && " $UNITS " != *" $name "* ]]; then
+			continue
 		fi
-		out=$("${cmd[@]}" "$bin" 2>&1)
-		rc=$?
-		p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' <<<"$out" | tail -n1)
-		f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' <<<"$out" | tail -n1)
-		p=${p:-0} f=${f:-0}
-		extra=0
-		if [[ $rc -ne 0 && $f -eq 0 ]]; then
-			extra=1	# crashed, timed out, or valgrind found errors
-		fi
-		passed=$((passed + p))
-		failed=$((failed + f + extra))
-		if [[ $rc -ne 0 || $f -ne 0 ]]; then
-			failures+=("unit $name (exit $rc)")
-			echo "${RED}FAIL${OFF} $name: $p passed, $((f + extra)) failed (exit $rc)"
-			sed 's/^/    /' <<<"$out"
-		else
-			echo "${GREEN}ok${OFF}   $name: $p passed"
-		fi
+		names+=("$name")
+		while [[ $(jobs -rp | wc -l) -ge ${UNIT_JOBS:-1} ]]; do
+			wait -n
+		done
+		unit_run "$bin" "$dir" &
 	done
-	if [[ $n -eq 0 ]]; then
+	wait
+	for name in "${names[@]}"; do
+		unit_report "$name" "$dir"
+	done
+	rm -rf "$dir"
+	if [[ ${#names[@]} -eq 0 ]]; then
 		echo "run-all: no unit test binaries in $BUILD/tests (run make units)"
 	fi
 }

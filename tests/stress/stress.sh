@@ -20,7 +20,10 @@
 #   3. after a remount the same files with the same content are there;
 #   4. a clean unmount, then the offline verify (tests/crash/verify.c:
 #      tree, content hashes, counters, flags, store_verify) is clean;
-#   5. the daemon's log has no sanitizer report or failed assertion.
+#   5. the daemon's log has no sanitizer report or failed assertion;
+#   6. one short round of the full disk (enospc.sh -n 1 -w 5: ENOSPC,
+#      reads, listing and recall while full, writes again without a
+#      remount, nothing lost); STRESS_ENOSPC=0 leaves it out.
 # Ends with "N passed, N failed".
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -128,4 +131,12 @@ if ml_sanitizer_report || grep -Eq "Assertion .* failed|terminate called" "$ML_L
 	bad "the daemon log has a sanitizer report or a failed assertion ($ML_LOG)"
 fi
 grep -E "error" "$ML_LOG" | grep -v "warning" | head -n 5
+if [[ ${STRESS_ENOSPC:-1} == 1 ]]; then
+	out=$("$HERE/enospc.sh" -n 1 -w 5 -b "$BUILD" 2>&1)
+	case $(tail -n 1 <<<"$out") in
+	"1 passed, 0 failed") ok "full disk: $(grep -m1 'reads while full' <<<"$out")" ;;
+	*skipped*) echo "skip full disk: $(tail -n 2 <<<"$out" | head -n 1)" ;;
+	*) bad "full disk (enospc.sh):"; sed 's/^/    /' <<<"$out" | tail -n 20 ;;
+	esac
+fi
 finish
