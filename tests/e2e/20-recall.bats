@@ -363,3 +363,33 @@ query_idiom() {
 	run ls "$M/recall"
 	[ "$status" -eq 0 ]
 }
+
+@test "a cue of stop words only finds by them; with content words they only rank" {
+	mkdir -p "$E/$T"
+	echo "To be, or not to be, that is the question: $W" >"$E/$T/hamlet"
+	echo "Drank tea with $W in the garden" >"$E/$T/tea"
+	run names "to be or not to be?under=$T"
+	[ "$status" -eq 0 ]
+	assert_eq "$output" "$T/hamlet "
+	# "with" is in the tea episode, but a content word of the cue is
+	# stored: the tea episode is not an answer for it
+	W2=$(uniq_word)
+	echo "Coffee with $W2 at the station" >"$E/$T/coffee"
+	assert_eq "$(names "coffee with $W2?under=$T")" "$T/coffee "
+}
+
+@test "blended recall completes a mistyped cue word, episodic matches it as written" {
+	echo "Met $W for breakfast at the harbour" >"$E/$T"
+	# two different neighbouring letters of the unique word swapped
+	local i=2
+	while [ "${W:i:1}" = "${W:i+1:1}" ]; do i=$((i + 1)); done
+	typo=${W:0:i}${W:i+1:1}${W:i:1}${W:i+2}
+	[ "$typo" != "$W" ]
+	assert_eq "$(recall "$typo?mode=episodic" | wc -l)" 0
+	run recall "$typo breakfast?mode=blended"
+	[ "$status" -eq 0 ]
+	assert_eq "$(cut -f 1 <<<"${lines[0]}")" "$T"
+	echo 0 >"$M/flags/blended_recall.cue_completion"
+	assert_eq "$(recall "$typo?mode=blended" | wc -l)" 0
+	echo 1 >"$M/flags/blended_recall.cue_completion"
+}

@@ -12,6 +12,7 @@ blended_recall.base_episodic_weight
 blended_recall.base_semantic_weight
 blended_recall.cohort_sampling_rate
 blended_recall.cohort_seed
+blended_recall.cue_completion
 blended_recall.enable_pattern_completion
 blended_recall.max_concepts
 blended_recall.min_concept_coherence

@@ -32,7 +32,7 @@ What it does, per corpus, each store a fresh engramfs data dir:
     components of at least consolidation.min_cluster_size episodes).
     AMI is computed over the clustered episodes ("covered"), and over all
     episodes with each unclustered one a singleton ("all").
- 3. Dated corpus (changelogs, entry dates as mtimes): (a) cue "changes in
+ 3. Dated corpus (changelogs, entry dates as mtimes): (a) cue "what changed recently in
     X" for every package X with >= 3 entries: is X's newest entry first,
     nDCG@10 with gain 1/(1 + date rank) over X's entries, date order of
     X's entries within the top 10; (b) a change item as the cue, R@10 and
@@ -90,7 +90,7 @@ TGT_BLEND_GAIN = 0.05		# blended R@10 >= episodic + 0.05 (partial, held-out)
 TGT_BLEND_HARM = 0.01		# blended R@10 >= episodic - 0.01 (exact)
 TGT_OVERLAP = 0.85		# top-10 overlap blended/episodic on exact cues
 TGT_AMI_MARGIN = 0.05		# "clearly above random": >= random + 0.05
-TGT_NEWEST_FIRST = 0.90		# share of "changes in X" whose top hit is X's newest
+TGT_NEWEST_FIRST = 0.90		# share of "what changed recently in X" whose top hit is X's newest
 TGT_AGE_GAP = 0.02		# |R@10 oldest fifth - R@10 newest fifth|
 
 
@@ -806,7 +806,7 @@ def eval_dated(cfg, docs, out):
     rng = random.Random("%s:changelogs:pkgs" % cfg.seed)
     if len(pkgs) > cfg.k:
         pkgs = sorted(rng.sample(pkgs, cfg.k))
-    rq = [(None, "changes in %s" % p) for p in pkgs]
+    rq = [(None, "what changed recently in %s" % p) for p in pkgs]
     # specific cues: a change item of an entry in the oldest / newest fifth
     order = sorted(range(len(docs)), key=lambda i: (docs[i]["when"], i))
     fifth = len(docs) // 5
@@ -983,7 +983,7 @@ def report(results, meta):
                      r["fifth_newest"]["to"][:10],
                      cons_text(r.get("consolidate"))))
         L.append("")
-        L.append("| system | \"changes in X\" cues | top hit = X's newest | "
+        L.append("| system | \"what changed recently in X\" cues | top hit = X's newest | "
                  "top hit is X | nDCG@10 (by date) | date order in top 10 | "
                  "R@10 oldest fifth | R@10 newest fifth | old - new | MRR old / new |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -1117,7 +1117,7 @@ def targets(results):
         b = d["systems"].get("blended")
         q = e["recent"]["top1_newest"]
         add(q >= TGT_NEWEST_FIRST,
-            "Dated: on \"changes in X\" cues X's newest entry ranks first "
+            "Dated: on \"what changed recently in X\" cues X's newest entry ranks first "
             "(>= %.2f of cues): episodic %.3f%s" % (
                 TGT_NEWEST_FIRST, q, "" if not b else ", blended %.3f" %
                 b["recent"]["top1_newest"]))
