@@ -975,19 +975,7 @@ static int concept_index_load(struct store *st, struct concept_index *ix)
  * read is an error, not 0. */
 static int concept_meta_u64(struct store *st, const char *key, uint64_t *out)
 {
-	char *v;
-	size_t n;
-	int rc = db_get(st, CF_DEFAULT, key, strlen(key), &v, &n);
-
-	*out = 0;
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	if (n == 8)
-		*out = be64_get((const unsigned char *)v);
-	free(v);
-	return 0;
+	return db_get_be64(st, CF_DEFAULT, key, strlen(key), 0, out);
 }
 
 int concept_init(struct store *st)
@@ -1253,19 +1241,11 @@ size_t concept_candidates(struct store *st, char *const *terms,
  * absent); a failed read is an error, not a frequency of 0. */
 static int concept_df(struct store *st, const char *term, int64_t *df)
 {
-	char *v;
-	size_t n;
-	int rc = db_get(st, CF_DF, term, strlen(term), &v, &n);
+	uint64_t v;
+	int rc = db_get_be64(st, CF_DF, term, strlen(term), 0, &v);
 
-	*df = 0;
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	if (n == 8)
-		*df = (int64_t)be64_get((const unsigned char *)v);
-	free(v);
-	return 0;
+	*df = rc ? 0 : (int64_t)v;
+	return rc;
 }
 
 /*

@@ -374,24 +374,19 @@ static int64_t cons_df_of(struct cons_run *r, uint32_t tid)
 {
 	struct cons_df *d = &r->df[tid];
 	const char *t = cons_term(r, tid);
-	char *v;
-	size_t n;
+	uint64_t df;
 	int rc;
 
 	if (d->loaded)
 		return d->df;
-	rc = db_get(r->st, CF_DF, t, strlen(t), &v, &n);
-	if (rc && rc != -ENOENT) {
+	rc = db_get_be64(r->st, CF_DF, t, strlen(t), 0, &df);
+	if (rc) {
 		if (!r->read_err)
 			r->read_err = rc;
 		return 0;
 	}
 	d->loaded = true;
-	if (!rc) {
-		if (n == 8)
-			d->df = (int64_t)be64_get((unsigned char *)v);
-		free(v);
-	}
+	d->df = (int64_t)df;
 	return d->df;
 }
 
@@ -1954,22 +1949,7 @@ static int cons_publish(struct cons_run *r)
 static int cons_meta(struct store *st, const char *key, uint64_t def,
 		     uint64_t *out)
 {
-	char *v;
-	size_t n;
-	int rc = db_get(st, CF_DEFAULT, key, strlen(key), &v, &n);
-
-	*out = def;
-	if (rc == -ENOENT)
-		return 0;
-	if (rc) {
-		store_log(STORE_LOG_ERR, "consolidation: cannot read %s: %s",
-			  key, strerror(-rc));
-		return rc;
-	}
-	if (n == 8)
-		*out = be64_get((unsigned char *)v);
-	free(v);
-	return 0;
+	return db_get_be64(st, CF_DEFAULT, key, strlen(key), def, out);
 }
 
 static int cons_run_init(struct cons_run *r, struct store *st,

@@ -193,35 +193,43 @@ void db_put_u64(rocksdb_writebatch_t *b, struct store *st, enum db_cf cf,
 }
 
 /*
- * A u64 of the default column family; DEF when the key is absent.  A read
+ * The big-endian u64 under KEY in CF; DEF when the key is absent.  A read
  * error is an error, never "absent": a store opened with its inode
- * counter read as the default would hand out inode numbers again.
+ * counter read as the default would hand out inode numbers again.  A
+ * value that is not 8 bytes is -EIO.
  */
-static int db_get_u64(struct store *st, const char *key, uint64_t def,
-		      uint64_t *out)
+int db_get_be64(struct store *st, enum db_cf cf, const void *key,
+		size_t klen, uint64_t def, uint64_t *out)
 {
 	char *v;
 	size_t n;
-	int rc = db_get(st, CF_DEFAULT, key, strlen(key), &v, &n);
+	int rc = db_get(st, cf, key, klen, &v, &n);
 
-	if (rc == -ENOENT) {
-		*out = def;
+	*out = def;
+	if (rc == -ENOENT)
 		return 0;
-	}
 	if (rc) {
-		store_log(STORE_LOG_ERR, "cannot read %s: %s", key,
+		store_log(STORE_LOG_ERR, "cannot read %s '%.*s': %s",
+			  db_cf_names[cf], (int)klen, (const char *)key,
 			  strerror(-rc));
 		return rc;
 	}
 	if (n != 8) {
-		store_log(STORE_LOG_ERR, "%s: bad value (%zu bytes, not 8)",
-			  key, n);
+		store_log(STORE_LOG_ERR, "%s '%.*s': bad value (%zu bytes, "
+			  "not 8)", db_cf_names[cf], (int)klen,
+			  (const char *)key, n);
 		free(v);
 		return -EIO;
 	}
 	*out = be64_get((const unsigned char *)v);
 	free(v);
 	return 0;
+}
+
+static int db_get_u64(struct store *st, const char *key, uint64_t def,
+		      uint64_t *out)
+{
+	return db_get_be64(st, CF_DEFAULT, key, strlen(key), def, out);
 }
 
 /* ---- merge operators ------------------------------------------------ */

@@ -162,21 +162,10 @@ int index_terms_of(struct store *st, const struct inode_rec *r,
 #define INDEX_FORMAT	2	/* 1: no stop words; 2: stop words indexed */
 #define INDEX_UPGRADE_BATCH 256	/* episodes a write */
 
+/* Absent: a new store, or one from before the key (format 1). */
 static int index_format_get(struct store *st, uint64_t *out)
 {
-	char *v;
-	size_t n;
-	int rc = db_get(st, CF_DEFAULT, "meta/index_format", 17, &v, &n);
-
-	if (rc == -ENOENT) {	/* new, or from before the key: format 1 */
-		*out = 1;
-		return 0;
-	}
-	if (rc)
-		return rc;
-	*out = n == 8 ? be64_get((unsigned char *)v) : 0;
-	free(v);
-	return 0;
+	return db_get_be64(st, CF_DEFAULT, "meta/index_format", 17, 1, out);
 }
 
 /* Add the postings format 1 did not have (the stop words) for INO. */

@@ -91,6 +91,10 @@ struct store {
 int db_get(struct store *st, enum db_cf cf, const void *key, size_t klen,
 	   char **val, size_t *vlen);
 int db_write(struct store *st, rocksdb_writebatch_t *b, bool sync);
+/* The big-endian u64 under KEY in CF, DEF when absent; a failed read or
+ * a value not 8 bytes long is an error (logged), never DEF. */
+int db_get_be64(struct store *st, enum db_cf cf, const void *key,
+		size_t klen, uint64_t def, uint64_t *out);
 void db_put_u64(rocksdb_writebatch_t *b, struct store *st, enum db_cf cf,
 		const char *key, uint64_t v);
 void be64_put(unsigned char *p, uint64_t v);
