@@ -226,7 +226,6 @@ struct text_ctx {
 	size_t nu, ucap;
 	uint32_t *slot;		/* open addressing: index into u + 1, 0 = empty */
 	size_t nslot;
-	uint32_t length;	/* tokens kept */
 
 	int32_t cp[TEXT_TOK_CPS];	/* token being built */
 	size_t ncp;
@@ -305,7 +304,6 @@ static void text_ctx_reset(struct text_ctx *c)
 {
 	c->alen = 0;
 	c->nu = 0;
-	c->length = 0;
 	if (c->slot)
 		memset(c->slot, 0, c->nslot * sizeof(*c->slot));
 	text_tok_reset(c);
@@ -390,7 +388,6 @@ static int text_term_add(struct text_ctx *c, const char *w, size_t n,
 		    !memcmp(c->arena + t->off, w, n)) {
 			t->tf++;
 			t->stop = t->stop && stop;
-			c->length += !stop;
 			return 0;
 		}
 	}
@@ -409,7 +406,6 @@ static int text_term_add(struct text_ctx *c, const char *w, size_t n,
 					   .stop = stop };
 	c->alen += n + 1;
 	c->slot[h] = (uint32_t)++c->nu;
-	c->length += !stop;
 	return 0;
 }
 
@@ -672,7 +668,12 @@ static int text_build(struct text_ctx *c, struct text_terms *out)
 	}
 	out->v = v;
 	out->n = c->nu;
-	out->length = c->length;
+	/* the length counts the terms that are not stop words, all their
+	 * occurrences: a stem that is also a stop word ("thes" -> "the")
+	 * is content for all of them */
+	out->length = 0;
+	for (i = 0; i < out->n; i++)
+		out->length += v[i].stop ? 0 : v[i].tf;
 	return 0;
 }
 

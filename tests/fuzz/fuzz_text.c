@@ -6,8 +6,8 @@
  * The first byte is the snippet length in characters; the rest is the
  * text.  Properties besides memory safety:
  *   - text_analyze: terms unique and sorted by strcmp, each non-empty,
- *     at most 64 bytes, valid UTF-8, with tf >= 1; the tf sum equals the
- *     document length;
+ *     at most 64 bytes, valid UTF-8, with tf >= 1; the tf sum of the
+ *     terms that are not stop words equals the document length;
  *   - text_snippet: valid UTF-8, no control byte (0x00-0x1f, 0x7f), at most
  *     NCHARS characters, no two spaces in a row.
  */
@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (i && strcmp(t.v[i - 1].term, t.v[i].term) >= 0)
 			abort();
-		tfsum += t.v[i].tf;
+		tfsum += t.v[i].stop ? 0 : t.v[i].tf;
 	}
 	if (tfsum != t.length)
 		abort();
