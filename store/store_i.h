@@ -55,6 +55,7 @@ struct store {
 	rocksdb_column_family_handle_t *cf[CF__COUNT];
 	rocksdb_cache_t *cache;
 	rocksdb_block_based_table_options_t *table;
+	rocksdb_block_based_table_options_t *table_postings;
 	rocksdb_mergeoperator_t *merge_rstat;
 	rocksdb_writeoptions_t *wo;		/* WAL, no fsync */
 	rocksdb_writeoptions_t *wo_sync;	/* WAL + fsync */
