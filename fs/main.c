@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -464,6 +465,20 @@ static int efs_prepare(struct efs *fs, struct efs_args *a,
 	return 0;
 }
 
+/*
+ * glibc gives each thread that allocates under contention an arena of its
+ * own, up to 8 per core, and memory freed in one is not handed back
+ * while any chunk near its top is live.  With a dozen request threads
+ * recalling at once that measured ~60 MB more resident memory at 100,000
+ * episodes than two arenas, for no measurable difference in speed.
+ * MALLOC_ARENA_MAX in the environment still wins.
+ */
+static void efs_malloc_init(void)
+{
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 2);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -472,6 +487,7 @@ int main(int argc, char *argv[])
 	struct efs fs = { 0 };
 	int report = -1, r = 1;
 
+	efs_malloc_init();
 	memset(&opts, 0, sizeof(opts));
 	pthread_mutex_init(&fs.config_lock, NULL);
 	if (fuse_opt_parse(&args, &a, efs_optspec, efs_opt_proc) != 0)
