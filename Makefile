@@ -74,6 +74,11 @@ $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDFLAGS) $(FS_LIBS) $(STORE_LIBS) $(LDLIBS)
 
+# benchclient fill grows the bench's store through libengram.
+$(B)/tests/bench/benchclient: tests/bench/benchclient.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LIB) $(LDFLAGS) $(FS_LIBS) $(STORE_LIBS) $(LDLIBS)
+
 # The recall reference of make bench: SQLite FTS5 in-process.
 $(B)/tests/bench/fts5bench: LDLIBS += $(shell pkg-config --libs sqlite3 2>/dev/null)
 

@@ -66,7 +66,6 @@ SIZE=200		# bytes an episode: the issue's "~200 bytes" (corpus.py)
 WARMUP=20		# recalls before the timed ones: first-touch costs
 MOUNT_WAIT_S=30		# give up on a mount after this long (1M episodes)
 CUE_COUNT=1000		# cues of each class and size in the cue files
-FILL_WRITERS=4		# writers growing the ladder's store
 if [ "$QUICK" = 1 ]; then
 	SIZES=(2000 10000) N_INGEST=1000 ROUNDS=1 N_DURABLE=300 N_ROCKS1=200
 	RECALLS=50 RECALL_MAX_S=2 GREP_CUES=1 MOUNT_ROUNDS=1 FLAG_CALLS=10
