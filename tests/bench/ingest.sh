@@ -12,7 +12,9 @@
 # Files: read (open+read+close, content checked) and stat of every one of
 # the N_INGEST episodes, cold (after a remount and dropping the kernel's
 # caches) and warm (again, right after), against tmpfs holding the same
-# files (tmpfs cannot be made cold: its files are its page cache).
+# files (tmpfs cannot be made cold: its files are its page cache), and
+# floorfs holding them (warm only: it keeps them in memory), the most any
+# FUSE daemon that answers OPEN, READ, FLUSH and RELEASE can give.
 
 ingest_floor() {	# WRITERS R
 	local mnt=$TMP/floor$1-$2 log=$TMP/floor$1-$2.log line
@@ -141,10 +143,30 @@ files_tmpfs() {
 	done
 }
 
+files_floor() {
+	local mnt=$TMP/floor-files log=$TMP/floor-files.log r kind
+	local -A warm=()
+	mkdir -p "$mnt"
+	bench_mount "$mnt" "$log" "${PIN[@]}" "$FLOOR" -f "$mnt"
+	PINNED=1 client -c "$CORPUS" ingest "$mnt" "$N_INGEST" "$SIZE" >/dev/null
+	for r in $(seq 1 "$ROUNDS"); do
+		for kind in read stat; do
+			files_pass "$kind" "$mnt" >/dev/null	# fills the caches
+			warm[$kind]+=" $(files_pass "$kind" "$mnt")"
+		done
+	done
+	bench_unmount "$mnt" "$MOUNT_PID" "$log"
+	for kind in read stat; do
+		# shellcheck disable=SC2086
+		record "$kind.warm.floor" "floorfs (the FUSE floor)" files/s ${warm[$kind]}
+	done
+}
+
 section_files() {
 	bench_say "read and stat of $N_INGEST episodes, cold and warm"
 	files_engram read
 	files_engram stat
 	files_tmpfs
+	files_floor
 	rm -rf "$FILES_STORE"
 }
