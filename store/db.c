@@ -168,6 +168,7 @@ int db_write(struct store *st, rocksdb_writebatch_t *b, bool sync)
 	if (db_fault_hit(&db_fault_w, "write"))
 		return -db_fault_w.err;
 	rocksdb_write(st->db, sync ? st->wo_sync : st->wo, b, &err);
+	pcache_written(st->pcache);	/* written or not: see pcache.c */
 	return err_from_rocksdb(&err, "write");
 }
 
@@ -492,6 +493,7 @@ static void db_release(struct store *st)
 				rocksdb_column_family_handle_destroy(st->cf[i]);
 		rocksdb_close(st->db);
 	}
+	pcache_destroy(st->pcache);
 	for (int i = 0; i < CF__COUNT; i++)
 		if (st->cf_opts[i])
 			rocksdb_options_destroy(st->cf_opts[i]);
@@ -544,7 +546,11 @@ int store_open(const char *dir, const struct store_options *opt,
 		goto out_release;
 	}
 	db_options_init(st, opt);
-	rc = db_open_rocks(st);
+	rc = pcache_create(opt && opt->posting_cache_bytes
+				   ? opt->posting_cache_bytes : PCACHE_BYTES,
+			   &st->pcache);
+	if (!rc)
+		rc = db_open_rocks(st);
 	if (rc)
 		goto out_release;
 	rc = db_load_counters(st);

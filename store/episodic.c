@@ -57,10 +57,7 @@
 
 /* The postings of one term that pass the filters. */
 struct hits {
-	struct hit {
-		uint64_t ino;
-		struct posting po;
-	} *v;
+	struct posting_hit *v;
 	size_t n, cap;
 };
 
@@ -71,7 +68,10 @@ struct ep_term {
 	char *hi;		/* term | 0x01: the upper bound (RocksDB keeps
 				 * a pointer: not in the struct, which moves) */
 	rocksdb_readoptions_t *ro;
-	rocksdb_iterator_t *it;
+	rocksdb_iterator_t *it;		/* the postings, or: */
+	const struct pcache_list *pl;	/* the same, decoded (pcache.c) */
+	size_t pos;			/* pl's cursor */
+	uint64_t gen;			/* pcache generation at open */
 	struct hits h;		/* postings read so far that pass filters */
 	uint64_t seen;		/* postings read so far */
 	uint64_t first, last;	/* inodes of the first and last read */
@@ -90,7 +90,7 @@ static int ep_hits_push(struct hits *h, uint64_t ino, const struct posting *po)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 256;
-		struct hit *v = realloc(h->v, cap * sizeof(*v));
+		struct posting_hit *v = realloc(h->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -119,6 +119,10 @@ static int ep_open(struct store *st, struct ep_term *e, const char *term)
 	e->tl = strlen(term);
 	if (e->tl > INDEX_TERM_MAX)
 		e->tl = INDEX_TERM_MAX;
+	e->gen = pcache_gen(st->pcache, term, e->tl);
+	e->pl = pcache_get(st->pcache, term, e->tl);
+	if (e->pl)
+		return 0;	/* positioned at its first posting */
 	e->hi = malloc(e->tl + 1);
 	e->ro = rocksdb_readoptions_create();
 	if (!e->hi || !e->ro)
@@ -135,6 +139,7 @@ static int ep_open(struct store *st, struct ep_term *e, const char *term)
 
 static void ep_close(struct ep_term *e)
 {
+	pcache_release(e->st ? e->st->pcache : NULL, e->pl);
 	if (e->it)
 		rocksdb_iter_destroy(e->it);
 	if (e->ro)
@@ -147,16 +152,63 @@ static void ep_close(struct ep_term *e)
 /* The iterator's own error (a failed read) as -errno, logged. */
 static int ep_iter_error(const struct ep_term *e)
 {
-	return db_iter_status(e->st, e->it, "recall: read postings");
+	return e->pl ? 0 : db_iter_status(e->st, e->it, "recall: read postings");
 }
 
-/* Decode the posting under the iterator; false if it is not one. */
+/* The postings of E are read through these four, from RocksDB or from
+ * the cached list alike: the same postings in the same order. */
+static bool ep_valid(const struct ep_term *e)
+{
+	return e->pl ? e->pos < e->pl->n : rocksdb_iter_valid(e->it);
+}
+
+static void ep_next(struct ep_term *e)
+{
+	if (e->pl)
+		e->pos++;
+	else
+		rocksdb_iter_next(e->it);
+}
+
+/* To the first posting of an inode number at least INO. */
+static void ep_seek(struct ep_term *e, uint64_t ino)
+{
+	char key[INDEX_TERM_MAX + 9];
+	size_t lo = 0, hi;
+
+	if (!e->pl) {
+		rocksdb_iter_seek(e->it, key, ep_key(e, ino, key));
+		return;
+	}
+	for (hi = e->pl->n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (e->pl->v[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	e->pos = lo;
+}
+
+/* Decode the posting under the cursor; false if it is not one. */
 static bool ep_current(const struct ep_term *e, uint64_t *ino,
 		       struct posting *po)
 {
 	size_t klen, vlen;
-	const char *k = rocksdb_iter_key(e->it, &klen);
-	const char *v = rocksdb_iter_value(e->it, &vlen);
+	const char *k, *v;
+
+	if (e->pl) {
+		const struct pcache_posting *c = &e->pl->v[e->pos];
+
+		*ino = c->ino;
+		*po = (struct posting){ .tf = c->tf, .dl = c->dl,
+					.when = c->when,
+					.conf = c->conf / 255.0 };
+		return true;
+	}
+	k = rocksdb_iter_key(e->it, &klen);
+	v = rocksdb_iter_value(e->it, &vlen);
 
 	if (klen != e->tl + 9 ||
 	    posting_decode((const unsigned char *)v, vlen, po))
@@ -171,8 +223,7 @@ static int ep_read(struct ep_term *e, const struct recall_params *p,
 {
 	int rc = 0;
 
-	for (; !rc && max && rocksdb_iter_valid(e->it);
-	     rocksdb_iter_next(e->it)) {
+	for (; !rc && max && ep_valid(e); ep_next(e)) {
 		struct posting po;
 		uint64_t ino;
 
@@ -185,7 +236,7 @@ static int ep_read(struct ep_term *e, const struct recall_params *p,
 		if (ep_keep(p, &po))
 			rc = ep_hits_push(&e->h, ino, &po);
 	}
-	if (!rc && !rocksdb_iter_valid(e->it)) {
+	if (!rc && !ep_valid(e)) {
 		rc = ep_iter_error(e);
 		e->done = true;
 	}
@@ -214,7 +265,8 @@ static bool ep_first_from(rocksdb_iterator_t *it, const struct ep_term *e,
 /*
  * The inode number of E's last posting, by forward seeks: doubling steps
  * from the last one read, then bisection (about 2 log2 of the range,
- * ~40 seeks at 1M episodes).  Rejected: one backward
+ * ~40 seeks at 1M episodes).  Exact, so a cached list (whose last entry
+ * gives the same number) and the iterator agree.  Rejected: one backward
  * seek; the hash memtable of the postings cannot seek backwards and
  * answered nothing for postings not yet flushed, which made the estimate
  * of a common term's df the size of its sample.  A separate iterator:
@@ -227,6 +279,10 @@ static int ep_last_ino(struct store *st, const struct ep_term *e,
 	uint64_t lo = e->last, hi = UINT64_MAX, step = 1, ino;
 	int rc;
 
+	if (e->pl) {
+		*out = e->pl->v[e->pl->n - 1].ino;
+		return 0;
+	}
 	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
 	if (!it)
 		return -ENOMEM;
@@ -431,6 +487,10 @@ static int ep_full(struct ep_term *e, const struct recall_params *p,
 		lo = ep_final(p, c, c->bm25, ideal);
 		ep_topk_push(q, lo);
 	}
+	/* Every posting, none filtered out: the whole list, for the cache. */
+	if (!rc && e->done && !e->pl && e->h.n == e->seen)
+		pcache_offer(e->st->pcache, e->term, e->tl, e->gen, e->h.v,
+			     e->h.n);
 	return rc;
 }
 
@@ -477,16 +537,14 @@ static void ep_add_existing(struct cand_table *t, uint64_t ino, double idf,
 static int ep_seek_each(struct ep_term *e, const struct recall_params *p,
 			struct cand_table *t, const uint64_t *inos, size_t n)
 {
-	char key[INDEX_TERM_MAX + 9];
-
 	for (size_t i = 0; i < n; i++) {
 		struct posting po;
 		uint64_t ino;
 
 		if (inos[i] <= e->last)
 			continue;	/* in the sample already */
-		rocksdb_iter_seek(e->it, key, ep_key(e, inos[i], key));
-		if (!rocksdb_iter_valid(e->it))
+		ep_seek(e, inos[i]);
+		if (!ep_valid(e))
 			return ep_iter_error(e);
 		if (ep_current(e, &ino, &po) && ino == inos[i])
 			ep_add_existing(t, ino, e->idf, p, &po);

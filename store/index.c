@@ -105,6 +105,7 @@ static void index_put(rocksdb_writebatch_t *b, struct store *st,
 	unsigned char key[INDEX_TERM_MAX + 16], val[32];
 	size_t klen = index_key(key, t->term, r->a.ino);
 
+	pcache_note(t->term, klen - 9);
 	rocksdb_writebatch_put_cf(b, st->cf[CF_POSTINGS], (const char *)key,
 				  klen, (const char *)val,
 				  index_value(val, t->tf, r));
@@ -116,6 +117,7 @@ static void index_drop(rocksdb_writebatch_t *b, struct store *st,
 	unsigned char key[INDEX_TERM_MAX + 16];
 	size_t klen = index_key(key, t->term, r->a.ino);
 
+	pcache_note(t->term, klen - 9);
 	rocksdb_writebatch_delete_cf(b, st->cf[CF_POSTINGS],
 				     (const char *)key, klen);
 }

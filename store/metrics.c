@@ -717,6 +717,26 @@ static void metrics_render_process(struct metrics_out *o, struct store *st)
 			   u.memtable_bytes);
 }
 
+static void metrics_render_pcache(struct metrics_out *o, struct store *st)
+{
+	struct pcache_stats ps;
+
+	pcache_stats(st->pcache, &ps);
+	metrics_family(o, "engram_posting_cache_bytes", "gauge",
+		       "Bytes of decoded postings of frequent terms kept in "
+		       "memory (store/pcache.c).");
+	metrics_sample_u64(o, "engram_posting_cache_bytes", NULL, NULL,
+			   ps.bytes);
+	metrics_family(o, "engram_posting_cache_lookups_total", "counter",
+		       "Cue terms looked up in the posting cache, by result.");
+	metrics_sample_u64(o, "engram_posting_cache_lookups_total",
+			   &(struct metrics_label){ "result", "hit" }, NULL,
+			   ps.hits);
+	metrics_sample_u64(o, "engram_posting_cache_lookups_total",
+			   &(struct metrics_label){ "result", "miss" }, NULL,
+			   ps.misses);
+}
+
 static void metrics_render_flags(struct metrics_out *o, struct store *st)
 {
 	char buf[40];
@@ -773,6 +793,7 @@ static void metrics_render_all(struct metrics_out *o, struct store *st)
 	metrics_render_blended(o, st->metrics);
 	metrics_render_concepts(o, st);
 	metrics_render_process(o, st);
+	metrics_render_pcache(o, st);
 	metrics_render_flags(o, st);
 	metrics_render_fs(o, st->metrics);
 	/* Consolidation and blending families go here (see the reserved

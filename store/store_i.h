@@ -86,6 +86,7 @@ struct store {
 	void *change_ctx;
 	struct rehearse *rehearse;	/* rehearse.c */
 	struct commit_group commit;	/* commit.c */
+	struct pcache *pcache;		/* pcache.c */
 };
 
 /* db.c */
@@ -161,6 +162,46 @@ struct posting {
 	double conf;
 };
 int posting_decode(const unsigned char *p, size_t n, struct posting *out);
+struct posting_hit {
+	uint64_t ino;
+	struct posting po;
+};
+
+/* pcache.c: decoded postings of frequent terms (see its header) */
+#define PCACHE_MIN_DF	1024		/* shorter lists are not kept */
+#define PCACHE_BYTES	(32u << 20)	/* default budget */
+struct pcache;
+struct pcache_posting {			/* 16 bytes */
+	uint32_t ino;
+	int32_t when;
+	uint32_t dl;
+	uint16_t tf;
+	uint8_t conf;			/* as stored: conf x 255 */
+};
+struct pcache_list {
+	struct pcache_posting *v;	/* by inode number */
+	size_t n;
+};
+struct pcache_stats {
+	size_t bytes, budget;
+	uint64_t hits, misses;
+};
+int pcache_create(size_t budget, struct pcache **out);
+void pcache_destroy(struct pcache *pc);
+/* The generation of TERM's bucket: take it before opening an iterator. */
+uint64_t pcache_gen(struct pcache *pc, const char *term, size_t tl);
+/* TERM's list (held until pcache_release), or NULL. */
+const struct pcache_list *pcache_get(struct pcache *pc, const char *term,
+				     size_t tl);
+void pcache_release(struct pcache *pc, const struct pcache_list *l);
+/* Every posting of TERM (sorted), read since generation GEN was taken. */
+void pcache_offer(struct pcache *pc, const char *term, size_t tl,
+		  uint64_t gen, const struct posting_hit *v, size_t n);
+/* Writers: note a term whose postings the batch being built changes;
+ * db_write calls pcache_written once the batch is written. */
+void pcache_note(const char *term, size_t tl);
+void pcache_written(struct pcache *pc);
+void pcache_stats(struct pcache *pc, struct pcache_stats *out);
 /* Analyse the stored content of R (empty terms if none). */
 int index_terms_of(struct store *st, const struct inode_rec *r,
 		   struct text_terms *t);

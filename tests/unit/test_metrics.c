@@ -394,6 +394,8 @@ static void test_each_family_is_announced_once(void **state)
 		"engram_process_open_fds", "engram_store_disk_bytes",
 		"engram_store_pending_compaction_bytes",
 		"engram_store_memtable_bytes",
+		"engram_posting_cache_bytes",
+		"engram_posting_cache_lookups_total",
 		"engram_flag_changes_total",
 		"engram_flag_value", "engram_fs_operations_total",
 		"engram_fs_errors_total",
