@@ -159,6 +159,52 @@ int db_get(struct store *st, enum db_cf cf, const void *key, size_t klen,
 	return 0;
 }
 
+/*
+ * N point gets in CF at once (RocksDB's MultiGet: one pass over the
+ * memtables and over each table for all the keys, where N gets make N).
+ * VALS[i] is malloc'd, or NULL when absent.  One read for fault
+ * injection; on an error nothing is returned (all NULL).
+ */
+int db_multi_get(struct store *st, enum db_cf cf, size_t n,
+		 const char *const *keys, const size_t *klens, char **vals,
+		 size_t *vlens)
+{
+	rocksdb_column_family_handle_t **cfs = malloc(n * sizeof(*cfs));
+	char **errs = calloc(n, sizeof(*errs));
+	int rc = 0;
+
+	memset(vals, 0, n * sizeof(*vals));
+	if (!n)
+		goto out;
+	if (!cfs || !errs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (db_fault_hit(&db_fault_r, "read")) {
+		rc = -db_fault_r.err;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		cfs[i] = st->cf[cf];
+	rocksdb_multi_get_cf(st->db, st->ro,
+			     (const rocksdb_column_family_handle_t *const *)cfs,
+			     n, keys, klens, vals, vlens, errs);
+	for (size_t i = 0; i < n; i++)
+		if (errs[i]) {
+			int r = err_from_rocksdb(&errs[i], "read");
+
+			rc = rc ? rc : r;
+		}
+	for (size_t i = 0; rc && i < n; i++) {
+		free(vals[i]);
+		vals[i] = NULL;
+	}
+out:
+	free(cfs);
+	free(errs);
+	return rc;
+}
+
 int db_write(struct store *st, rocksdb_writebatch_t *b, bool sync)
 {
 	char *err = NULL;

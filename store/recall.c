@@ -243,20 +243,42 @@ static void recall_select(struct cand *v, size_t n, size_t m)
 	}
 }
 
-static uint64_t recall_count_of(struct store *st, uint64_t ino)
+/*
+ * The final scores of V[0..M) with their past recalls, read in one
+ * MultiGet (72 point gets made a quarter of a recall's CPU at 100,000
+ * episodes).  A failed read counts as no recall (BUGS in engramfs(8)).
+ */
+static void recall_rehearsed(struct store *st, const struct recall_params *p,
+			     struct cand *v, size_t m)
 {
-	unsigned char key[8];
-	uint64_t count = 0;
-	char *v;
-	size_t n;
+	unsigned char (*key)[8] = malloc((m ? m : 1) * sizeof(*key));
+	const char **keys = malloc((m ? m : 1) * sizeof(*keys));
+	size_t *klens = malloc((m ? m : 1) * sizeof(*klens));
+	size_t *vlens = calloc(m ? m : 1, sizeof(*vlens));
+	char **vals = calloc(m ? m : 1, sizeof(*vals));
 
-	be64_put(key, ino);
-	if (db_get(st, CF_RSTAT, key, 8, &v, &n) == 0) {
-		if (n == 16)
-			memcpy(&count, v, 8);
-		free(v);
+	if (key && keys && klens && vlens && vals) {
+		for (size_t i = 0; i < m; i++) {
+			be64_put(key[i], v[i].ino);
+			keys[i] = (const char *)key[i];
+			klens[i] = 8;
+		}
+		db_multi_get(st, CF_RSTAT, m, keys, klens, vals, vlens);
 	}
-	return count;
+	for (size_t i = 0; i < m; i++) {
+		uint64_t count = 0;
+
+		if (vals && vals[i] && vlens[i] == 16)
+			memcpy(&count, vals[i], 8);
+		v[i].final = recall_shape(p, &v[i], count);
+		if (vals)
+			free(vals[i]);
+	}
+	free(key);
+	free(keys);
+	free(klens);
+	free(vlens);
+	free(vals);
 }
 
 /* ---- recency intent ------------------------------------------------ */
@@ -342,9 +364,7 @@ static struct cand *recall_rank(struct store *st, struct cand_table *t,
 		m = n;
 	recall_select(v, n, m);
 	if (p->rehearsal > 0)
-		for (size_t i = 0; i < m; i++)
-			v[i].final = recall_shape(
-				p, &v[i], recall_count_of(st, v[i].ino));
+		recall_rehearsed(st, p, v, m);
 	qsort(v, m, sizeof(*v), recall_cmp);
 	*n_out = n;
 	return v;

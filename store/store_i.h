@@ -93,6 +93,10 @@ struct store {
 int db_get(struct store *st, enum db_cf cf, const void *key, size_t klen,
 	   char **val, size_t *vlen);
 int db_write(struct store *st, rocksdb_writebatch_t *b, bool sync);
+/* N gets in CF at once; VALS[i] malloc'd or NULL (absent). */
+int db_multi_get(struct store *st, enum db_cf cf, size_t n,
+		 const char *const *keys, const size_t *klens, char **vals,
+		 size_t *vlens);
 /* The big-endian u64 under KEY in CF, DEF when absent; a failed read or
  * a value not 8 bytes long is an error (logged), never DEF. */
 int db_get_be64(struct store *st, enum db_cf cf, const void *key,
