@@ -411,7 +411,9 @@ db_table_options(struct store *st, int whole_keys)
 
 static void db_options_init(struct store *st, const struct store_options *o)
 {
-	size_t cache = o && o->cache_bytes ? o->cache_bytes : 64u << 20;
+	/* 32 MiB of blocks, and 32 more of decoded postings (pcache.c),
+	 * which took over the hot postings the block cache used to hold. */
+	size_t cache = o && o->cache_bytes ? o->cache_bytes : 32u << 20;
 
 	st->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(st->opts, 1);

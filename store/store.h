@@ -185,7 +185,7 @@ int store_config_apply(struct store *st, const struct store_config *cfg,
 /* ------------------------------------------------------------------ */
 
 struct store_options {
-	size_t cache_bytes;	/* RocksDB block cache; 0 = default 64 MiB */
+	size_t cache_bytes;	/* RocksDB block cache; 0 = default 32 MiB */
 	size_t posting_cache_bytes; /* decoded postings of frequent terms;
 				 * 0 = default 32 MiB (1: nothing fits) */
 	bool read_only;		/* offline tools */
