@@ -40,6 +40,11 @@
  * Blended recall uses the same candidates: an episode whose episodic
  * score could not reach the top K enters only through the semantic side.
  *
+ * Postings come through one cursor (ep_valid, ep_next, ep_seek,
+ * ep_current) from RocksDB's iterator or, for a frequent term read in
+ * full before, from its decoded list in pcache.c: the same postings in
+ * the same order, so the same answer.
+ *
  * Rejected: a document-frequency table (doubled the keys of a commit,
  * see index.c); block-max indexes (RocksDB gives no block boundaries to
  * hang the maxima on).
