@@ -124,4 +124,36 @@ static inline int harness_close(void **state)
 	return 0;
 }
 
+/*
+ * Tests of the episodic pathway itself (define HARNESS_RECALL before the
+ * include): the default BM25 and decay parameters with a clock of the
+ * test's own, so two runs score alike, then episodic_score of CUE.
+ */
+#ifdef HARNESS_RECALL
+#include "recall_i.h"
+
+static inline void harness_score(struct store *st, const char *cue,
+				 size_t k, int64_t now,
+				 struct recall_params *p,
+				 struct cand_table *tab, bool *bounded)
+{
+	struct text_terms t;
+
+	memset(p, 0, sizeof(*p));
+	p->k1 = 1.2;
+	p->b = 0.75;
+	p->n_docs = (double)st->n_indexed;
+	p->avgdl = (double)st->total_len / p->n_docs;
+	p->min_conf = -1;
+	p->since = INT64_MIN;
+	p->until = INT64_MAX;
+	p->now = now;
+	p->decay_fn = 2;
+	p->exponent = 0.2;
+	assert_int_equal(text_analyze(cue, strlen(cue), &t), 0);
+	assert_int_equal(episodic_score(st, &t, p, k, tab, bounded), 0);
+	text_terms_release(&t);
+}
+#endif
+
 #endif

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#define HARNESS_RECALL
 #include "harness.h"
-#include "recall_i.h"
 
 static size_t recall_n(struct store *st, const char *cue,
 		       enum store_mode mode, const char *want)
@@ -65,23 +65,12 @@ static void best_of(struct store *st, const char *cue, size_t k,
 		    int64_t now, double *out, uint64_t *ino, size_t m,
 		    bool *bounded)
 {
-	struct recall_params p = { 0 };
-	struct text_terms t;
+	struct recall_params p;
 	struct cand_table tab = { 0 };
 	size_t n = 0;
 
-	p.k1 = 1.2;
-	p.b = 0.75;
-	p.n_docs = (double)st->n_indexed;
-	p.avgdl = (double)st->total_len / p.n_docs;
-	p.min_conf = -1;
-	p.since = INT64_MIN;
-	p.until = INT64_MAX;
-	p.now = now;	/* one clock for both runs: decay moves by the second */
-	p.decay_fn = 2;
-	p.exponent = 0.2;
-	assert_int_equal(text_analyze(cue, strlen(cue), &t), 0);
-	assert_int_equal(episodic_score(st, &t, &p, k, &tab, bounded), 0);
+	/* one clock for both runs: decay moves by the second */
+	harness_score(st, cue, k, now, &p, &tab, bounded);
 	for (size_t i = 0; i < m; i++)
 		out[i] = -1, ino[i] = 0;
 	for (size_t i = 0; i < tab.cap; i++) {
@@ -101,7 +90,6 @@ static void best_of(struct store *st, const char *cue, size_t k,
 		if (j < m)
 			out[j] = f, ino[j] = c->ino;
 	}
-	text_terms_release(&t);
 	free(tab.v);
 }
 

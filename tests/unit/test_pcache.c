@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define HARNESS_RECALL
 #include "harness.h"
-#include "recall_i.h"
 
 #define N_EPISODES 1300		/* "zeta" in all: over PCACHE_MIN_DF */
 
@@ -68,25 +68,12 @@ static void fill(struct store *st)
 static size_t scores(struct store *st, const char *cue, uint64_t *ino,
 		     double *bm25, size_t max)
 {
-	struct recall_params p = { 0 };
-	struct text_terms t;
+	struct recall_params p;
 	struct cand_table tab = { 0 };
 	bool bounded;
 	size_t n = 0;
 
-	p.k1 = 1.2;
-	p.b = 0.75;
-	p.n_docs = (double)st->n_indexed;
-	p.avgdl = (double)st->total_len / p.n_docs;
-	p.min_conf = -1;
-	p.since = INT64_MIN;
-	p.until = INT64_MAX;
-	p.now = 2000000000;
-	p.decay_fn = 2;
-	p.exponent = 0.2;
-	assert_int_equal(text_analyze(cue, strlen(cue), &t), 0);
-	assert_int_equal(episodic_score(st, &t, &p, RECALL_M(10), &tab,
-					&bounded), 0);
+	harness_score(st, cue, RECALL_M(10), 2000000000, &p, &tab, &bounded);
 	for (uint64_t want = 1; n < tab.n && want < 4 * N_EPISODES; want++) {
 		struct cand *c = cand_find(&tab, want);
 
@@ -96,7 +83,6 @@ static size_t scores(struct store *st, const char *cue, uint64_t *ino,
 			bm25[2 * n++ + 1] = recall_shape(&p, c, 0);
 		}
 	}
-	text_terms_release(&t);
 	free(tab.v);
 	return n;
 }
