@@ -15,11 +15,15 @@
  *      are spread over the whole range, and an estimate within a few per
  *      cent moves idf by hundredths;
  *   2. order: terms by idf, rarest first; only the EP_CUE_TERMS rarest
- *      are scored (a pasted paragraph keeps its telling words).  Stop
- *      words come last and only add to the scores of episodes a content
- *      word found (as Elasticsearch's common terms query does), unless
- *      no content word of the cue is in the store at all ("to be or not
- *      to be", or every content word mistyped): then they find too;
+ *      are scored (a pasted paragraph keeps its telling words).  An
+ *      episode is an answer when it holds a content word of the cue, or
+ *      at least EP_STOP_COVER of its stop words: "tea with Bob" is no
+ *      answer to "coffee with alice", but a mistyped cue whose stop
+ *      words are what is left of it still finds (FTS5 ORs every word;
+ *      this rule keeps the 35 of 1,000 fortunes/partial cues whose known
+ *      item shares only stop words with the cue).  With no content word
+ *      of the cue in the store at all ("to be or not to be"), stop words
+ *      count as content;
  *   3. scan: a term is read in full, creating candidates, while a new
  *      episode could still reach the top K: its best possible final
  *      score, 1 - e^-(R / sum idf) with R the sum of the remaining
@@ -59,6 +63,8 @@
 #define EP_SAMPLE	256	/* postings read per term before ordering */
 #define EP_CUE_TERMS	64	/* rarest cue terms scored */
 #define EP_SEEK_COST	16	/* one seek costs about this many nexts */
+#define EP_STOP_COVER	2	/* stop words of the cue that find without
+				 * a content word */
 
 /* The postings of one term that pass the filters. */
 struct hits {
@@ -81,7 +87,8 @@ struct ep_term {
 	uint64_t seen;		/* postings read so far */
 	uint64_t first, last;	/* inodes of the first and last read */
 	bool done;		/* all read: seen is the df */
-	bool admits;		/* may bring in new candidates */
+	bool stop;		/* a stop word of a cue with stored content */
+	size_t idx;		/* its place in the cue's terms */
 	double df, idf, ub;
 };
 
@@ -351,13 +358,11 @@ static void ep_weigh(struct ep_term *e, const struct recall_params *p)
 	e->ub = e->idf * (p->k1 + 1);
 }
 
-/* Admitting terms first, then by idf, rarest first. */
+/* By idf, rarest first. */
 static int ep_by_idf(const void *a, const void *b)
 {
 	const struct ep_term *x = a, *y = b;
 
-	if (x->admits != y->admits)
-		return x->admits ? -1 : 1;
 	if (x->idf != y->idf)
 		return x->idf < y->idf ? 1 : -1;
 	return strcmp(x->term, y->term);
@@ -373,9 +378,17 @@ static double ep_bm25(const struct recall_params *p, double idf,
 	return idf * po->tf * (p->k1 + 1) / (po->tf + norm);
 }
 
-static void ep_add(struct cand *c, double s, const struct posting *po)
+static void ep_add(struct cand *c, const struct ep_term *e, double s,
+		   const struct posting *po)
 {
 	c->bm25 += s;
+	if (!e->stop) {
+		c->content = true;
+		c->cover += e->idf;
+		if (e->idx < 64)
+			c->words |= UINT64_C(1) << e->idx;
+	} else if (c->stops < UINT8_MAX)
+		c->stops++;
 	c->when = po->when;
 	c->conf = po->conf;
 	c->have_meta = true;
@@ -437,13 +450,20 @@ static double ep_topk_theta(const struct ep_topk *q)
 	return q->k && q->n == q->k ? q->v[0] : 0;
 }
 
-/* Theta from every candidate's partial score. */
+/* May C be an answer?  A content word of the cue, or EP_STOP_COVER of
+ * its stop words (ep_prepare).  Only grows as terms are added. */
+static bool ep_eligible(const struct cand *c)
+{
+	return c->content || c->stops >= EP_STOP_COVER;
+}
+
+/* Theta from every eligible candidate's partial score. */
 static double ep_theta(const struct cand_table *t, const struct recall_params *p,
 		       double ideal, struct ep_topk *q)
 {
 	q->n = 0;
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->v[i].ino)
+		if (t->v[i].ino && ep_eligible(&t->v[i]))
 			ep_topk_push(q, ep_final(p, &t->v[i], t->v[i].bm25,
 						 ideal));
 	return ep_topk_theta(q);
@@ -485,8 +505,8 @@ static int ep_full(struct ep_term *e, const struct recall_params *p,
 			if (!c)
 				return -ENOMEM;
 		}
-		ep_add(c, s, po);
-		if (!q->k || (q->n == q->k &&
+		ep_add(c, e, s, po);
+		if (!q->k || !ep_eligible(c) || (q->n == q->k &&
 			      ep_sim(c->bm25, ideal) * c->conf <= q->v[0]))
 			continue;	/* cannot enter Q */
 		lo = ep_final(p, c, c->bm25, ideal);
@@ -528,14 +548,15 @@ static int ep_contenders(const struct cand_table *t,
 	return 0;
 }
 
-static void ep_add_existing(struct cand_table *t, uint64_t ino, double idf,
+static void ep_add_existing(struct cand_table *t, uint64_t ino,
+			    const struct ep_term *e,
 			    const struct recall_params *p,
 			    const struct posting *po)
 {
 	struct cand *c = cand_find(t, ino);
 
 	if (c && ep_keep(p, po))
-		ep_add(c, ep_bm25(p, idf, po), po);
+		ep_add(c, e, ep_bm25(p, e->idf, po), po);
 }
 
 /* Term E for the candidates in INOS only (sorted): a seek each. */
@@ -552,7 +573,7 @@ static int ep_seek_each(struct ep_term *e, const struct recall_params *p,
 		if (!ep_valid(e))
 			return ep_iter_error(e);
 		if (ep_current(e, &ino, &po) && ino == inos[i])
-			ep_add_existing(t, ino, e->idf, p, &po);
+			ep_add_existing(t, ino, e, p, &po);
 	}
 	return 0;
 }
@@ -567,7 +588,7 @@ static int ep_complete(struct ep_term *e, const struct recall_params *p,
 	int rc = ep_contenders(t, p, ideal, rest, theta, &inos, &n);
 
 	for (size_t i = 0; !rc && i < sampled; i++)
-		ep_add_existing(t, e->h.v[i].ino, e->idf, p, &e->h.v[i].po);
+		ep_add_existing(t, e->h.v[i].ino, e, p, &e->h.v[i].po);
 	if (!rc && !e->done) {
 		if ((double)n * EP_SEEK_COST < e->df - (double)e->seen) {
 			rc = ep_seek_each(e, p, t, inos, n);
@@ -575,7 +596,7 @@ static int ep_complete(struct ep_term *e, const struct recall_params *p,
 			e->h.n = 0;
 			rc = ep_read(e, p, UINT64_MAX);
 			for (size_t i = 0; !rc && i < e->h.n; i++)
-				ep_add_existing(t, e->h.v[i].ino, e->idf, p,
+				ep_add_existing(t, e->h.v[i].ino, e, p,
 						&e->h.v[i].po);
 		}
 	}
@@ -585,8 +606,9 @@ static int ep_complete(struct ep_term *e, const struct recall_params *p,
 
 /* ---- the pathway ---------------------------------------------------- */
 
-/* Open, sample and weigh every cue term; stop words admit candidates
- * only when no content word of the cue is in the store. */
+/* Open, sample and weigh every cue term.  Stop words count as content
+ * when no content word of the cue is in the store ("to be or not to
+ * be"); else they only count towards EP_STOP_COVER. */
 static int ep_prepare(struct store *st, const struct text_terms *terms,
 		      const struct recall_params *p, struct ep_term *v)
 {
@@ -594,6 +616,7 @@ static int ep_prepare(struct store *st, const struct text_terms *terms,
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < terms->n; i++) {
+		v[i].idx = i;
 		rc = ep_open(st, &v[i], terms->v[i].term);
 		if (!rc)
 			rc = ep_read(&v[i], p, EP_SAMPLE);
@@ -605,8 +628,28 @@ static int ep_prepare(struct store *st, const struct text_terms *terms,
 		}
 	}
 	for (size_t i = 0; i < terms->n; i++)
-		v[i].admits = !terms->v[i].stop || !content;
+		v[i].stop = terms->v[i].stop && content;
 	return rc;
+}
+
+/* Only the eligible candidates stay in T. */
+static int ep_drop_ineligible(struct cand_table *t)
+{
+	struct cand_table kept;
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->cap; i++)
+		n += t->v[i].ino && ep_eligible(&t->v[i]);
+	if (n == t->n)
+		return 0;
+	if (cand_init(&kept, t->cap))
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].ino && ep_eligible(&t->v[i]))
+			*cand_slot(&kept, t->v[i].ino) = t->v[i];
+	free(t->v);
+	*t = kept;
+	return 0;
 }
 
 static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
@@ -614,11 +657,14 @@ static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
 {
 	struct ep_topk q = { .k = k }, run = { .k = k };
 	double ideal = 0, rest = 0;
+	size_t content = 0, stops = 0;	/* of the terms not yet run */
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		ideal += v[i].idf;
 		rest += v[i].ub;
+		content += !v[i].stop;
+		stops += v[i].stop;
 	}
 	if (k && (!(q.v = malloc(k * sizeof(*q.v))) ||
 		  !(run.v = malloc(k * sizeof(*run.v))))) {
@@ -627,9 +673,14 @@ static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
 	}
 	for (size_t i = 0; !rc && i < n; i++) {
 		double theta = k && t->n >= k ? ep_theta(t, p, ideal, &q) : 0;
+		/* could an episode first found here become eligible? */
+		bool admits = !v[i].stop || content > 0 ||
+			      stops >= EP_STOP_COVER;
 
 		rest -= v[i].ub;
-		if (!v[i].admits) {
+		content -= !v[i].stop;
+		stops -= v[i].stop;
+		if (!admits) {
 			*bounded = *bounded || theta > 0;
 			rc = ep_complete(&v[i], p, t, ideal, rest, theta);
 		} else if (theta > 0 &&
@@ -645,6 +696,8 @@ static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
 	}
 	free(q.v);
 	free(run.v);
+	if (!rc)
+		rc = ep_drop_ineligible(t);
 	for (size_t i = 0; !rc && i < t->cap; i++) {
 		struct cand *c = &t->v[i];
 

@@ -20,6 +20,10 @@ struct cand {
 	double conf;
 	bool have_meta;		/* when and conf known */
 	uint8_t pathway;	/* enum store_pathway */
+	uint8_t stops;		/* distinct cue stop words matched (to 255) */
+	bool content;		/* a content word of the cue matched */
+	double cover;		/* idf sum of the content words matched */
+	uint64_t words;		/* which content words: bit i = cue term i */
 	struct cand_contrib {
 		uint64_t cid;
 		float weight;
@@ -37,7 +41,7 @@ struct recall_params {
 	int64_t since, until, now;
 	int decay_fn;
 	double exponent, half_life, rehearsal;
-	bool recency;		/* the cue asks for the newest (recall.c) */
+	bool recency;		/* the cue asks for the newest (recency.c) */
 };
 
 int cand_init(struct cand_table *t, size_t cap);
@@ -94,7 +98,20 @@ int semantic_complete(struct store *st, const struct semantic_info *info,
 		      struct store_results *res);
 void semantic_info_release(struct semantic_info *info);
 
-/* recall.c helpers semantic.c uses */
+/*
+ * Recency intent (recency.c).  recency_intent takes the words that ask
+ * for the newest ("recently", and then "changed", "news"...) out of T;
+ * true when there were any and other words are left.  recency_rank
+ * ranks T for such a cue into *V (malloc'd, best first, *N of them).
+ */
+bool recency_intent(struct text_terms *t);
+int recency_rank(struct store *st, struct cand_table *t,
+		 const struct text_terms *cue, const struct recall_params *p,
+		 size_t limit, const struct store_caller *c, uint64_t under,
+		 struct cand **v, size_t *n);
+
+/* recall.c helpers semantic.c and recency.c use */
+int recall_cmp(const void *a, const void *b);	/* by final, best first */
 double recall_shape(const struct recall_params *p, const struct cand *c,
 		    uint64_t recalls);
 bool recall_visible(struct store *st, const struct store_caller *c,

@@ -256,6 +256,23 @@ class Engram:
         res = obj.get("results", [])
         return [r["name"] for r in res], obj.get("mode"), res
 
+    def metric(self, name):
+        """The sum of a metric's samples in MNT/metrics (0 if absent)."""
+        total = 0.0
+        try:
+            with open(self.p("metrics")) as f:
+                for ln in f:
+                    if ln.startswith(name) and ln[len(name)] in " {":
+                        total += float(ln.rsplit(None, 1)[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return total
+
+    def timeouts(self):
+        """Semantic-pathway timeouts so far: each is a blended recall
+        that fell back to episodic (semantic_timeout_ms)."""
+        return int(self.metric("engram_semantic_pathway_timeout_total"))
+
     def ctl(self, cmd):
         """Write one command to ctl: (ok, errno name or None, seconds)."""
         t0 = time.time()
@@ -720,6 +737,7 @@ def eval_known_item(cfg, corpus, docs, out):
         concepts = eng.concepts() if cons_ok else {}
         min_size = int(float(eng.get_flag("consolidation.min_cluster_size",
                                           "3")))
+        res["semantic_timeouts"] = eng.timeouts()
         res["flags"] = dict(eng.flags_set)
         res["recall_paths"] = dict(eng.recall_paths)
         res["daemon_log_problems"] = eng.log_errors()[:5]
@@ -757,6 +775,7 @@ def eval_known_item(cfg, corpus, docs, out):
         if consolidate(eng, res, "consolidate_heldout") and \
                 blended_usable(eng):
             run["blended"] = run_engram(eng, cues["heldout"], "blended", ids)
+        res["semantic_timeouts"] += eng.timeouts()
         res["daemon_log_problems"] += eng.log_errors()[:5]
     res["variants"]["heldout"] = finish_variant(run, cues["heldout"], ids)
     res["examples"] = {v: [c for _, c in cues[v][:3]]
@@ -847,6 +866,7 @@ def eval_dated(cfg, docs, out):
             for name in ("oldest", "newest"):
                 runs["blended"][name] = run_engram(eng, spec[name], "blended",
                                                    ids)
+        res["semantic_timeouts"] = eng.timeouts()
         res["flags"] = dict(eng.flags_set)
         res["daemon_log_problems"] = eng.log_errors()[:5]
     res["systems"] = {}
@@ -946,10 +966,12 @@ def report(results, meta):
             r = results[c]
             L.append("- %s: %d episodes, %d labels; ingest %.1f s; "
                      "consolidate: %s; top-10 overlap blended/episodic on "
-                     "exact cues: %s" %
+                     "exact cues: %s; semantic timeouts (fell back to "
+                     "episodic): %s" %
                      (c, r["episodes"], r["labels"], r.get("ingest_s", 0),
                       cons_text(r.get("consolidate")),
-                      f3(r.get("overlap_exact"))))
+                      f3(r.get("overlap_exact")),
+                      r.get("semantic_timeouts", "n/a")))
         L.append("")
         L.append("## Concepts against labels (AMI, arithmetic normaliser)")
         L.append("")
@@ -975,13 +997,15 @@ def report(results, meta):
         L.append("## Dated corpus: Debian changelogs")
         L.append("")
         L.append("%d entries of %d installed packages, %s .. %s; oldest "
-                 "fifth %s .. %s, newest fifth %s .. %s; consolidate: %s." % (
+                 "fifth %s .. %s, newest fifth %s .. %s; consolidate: %s; "
+                 "semantic timeouts: %s." % (
                      r["episodes"], r["packages"], r["dates"]["oldest"][:10],
                      r["dates"]["newest"][:10], r["fifth_oldest"]["from"][:10],
                      r["fifth_oldest"]["to"][:10],
                      r["fifth_newest"]["from"][:10],
                      r["fifth_newest"]["to"][:10],
-                     cons_text(r.get("consolidate"))))
+                     cons_text(r.get("consolidate")),
+                     r.get("semantic_timeouts", "n/a")))
         L.append("")
         L.append("| system | \"what changed recently in X\" cues | top hit = X's newest | "
                  "top hit is X | nDCG@10 (by date) | date order in top 10 | "
