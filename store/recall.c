@@ -195,7 +195,7 @@ static void recall_params_init(struct store *st, const struct store_query *q,
 
 /* ---- selection ------------------------------------------------------ */
 
-static int recall_cmp(const void *a, const void *b)
+int recall_cmp(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
 
@@ -281,81 +281,16 @@ static void recall_rehearsed(struct store *st, const struct recall_params *p,
 	free(vals);
 }
 
-/* ---- recency intent ------------------------------------------------ */
-
-/*
- * "what changed recently in X", "latest news from Y": words that ask for
- * the newest matches rather than name what to match.  They are taken out
- * of the cue; the answer is the episodes about as relevant as the best
- * match (sim at least RECALL_RECENT_FLOOR of its), and among them the
- * decay is a steep power law, (1 + age in days)^-2, so recency decides.
- * Measured on Debian changelogs (tests/eval, "what changed recently in
- * X"): X's newest entry first 0.29 -> 0.41, date order of the top ten
- * 0.60 -> 0.92.  A lower floor (0.5) let newer entries of other packages
- * that mention X through (top hit is X: 0.73 -> 0.19).
- */
-#define RECALL_RECENT_FLOOR	0.85
-#define RECALL_RECENT_EXPONENT	2.0
-
-/* Stems, as the analyser makes them ("recently" -> "recent"). */
-static bool recall_recency_word(const char *term)
-{
-	static const char *const words[] = { "recent", "latest", "newest",
-					     "lately" };
-
-	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
-		if (!strcmp(term, words[i]))
-			return true;
-	return false;
-}
-
-/* Take the recency words out of T; were there any, and other words? */
-static bool recall_recency_intent(struct text_terms *t)
-{
-	size_t k = 0, content = 0;
-
-	for (size_t i = 0; i < t->n; i++)
-		content += !t->v[i].stop && !recall_recency_word(t->v[i].term);
-	if (!content)
-		return false;	/* "recent news"? no: "recent" alone is a word */
-	for (size_t i = 0; i < t->n; i++)
-		if (!recall_recency_word(t->v[i].term))
-			t->v[k++] = t->v[i];
-	if (k == t->n)
-		return false;
-	t->n = k;
-	return true;
-}
-
-static void recall_recency_params(struct recall_params *p)
-{
-	p->recency = true;
-	p->decay_fn = 2;	/* power law */
-	p->exponent = RECALL_RECENT_EXPONENT;
-}
-
-static double recall_best_sim(const struct cand_table *t)
-{
-	double best = 0;
-
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->v[i].ino && t->v[i].sim > best)
-			best = t->v[i].sim;
-	return best;
-}
-
 /* Compact T into a dense array ranked best first over the first M. */
 static struct cand *recall_rank(struct store *st, struct cand_table *t,
 				const struct recall_params *p, size_t m,
 				size_t *n_out)
 {
 	struct cand *v = t->v;
-	double floor = p->recency ? RECALL_RECENT_FLOOR * recall_best_sim(t)
-				  : 0;
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->v[i].ino && t->v[i].sim >= floor) {
+		if (t->v[i].ino) {
 			v[n] = t->v[i];
 			v[n].final = recall_shape(p, &v[n], 0);
 			n++;
@@ -566,13 +501,21 @@ static size_t recall_limit(struct store *st, const struct store_query *q)
 
 /* Rank the candidates and walk them into RES. */
 static int recall_select_results(struct store *st, struct cand_table *t,
+				 const struct text_terms *terms,
 				 const struct recall_params *p, size_t limit,
 				 const struct store_caller *c, uint64_t under,
 				 struct store_results *res)
 {
 	size_t n, m = RECALL_M(limit);
-	struct cand *v = recall_rank(st, t, p, m, &n);
-	int rc = recall_collect(st, v, m < n ? m : n, limit, c, under, res);
+	struct cand *v;
+	int rc;
+
+	if (p->recency) {
+		rc = recency_rank(st, t, terms, p, limit, c, under, &v, &n);
+		return rc ? rc : recall_collect(st, v, n, limit, c, under, res);
+	}
+	v = recall_rank(st, t, p, m, &n);
+	rc = recall_collect(st, v, m < n ? m : n, limit, c, under, res);
 
 	if (!rc && res->n < limit && m < n) {
 		/* M was not enough: rank and walk everything. */
@@ -605,7 +548,7 @@ static int recall_pathways(struct store *st, const struct store_query *q,
 			   uint64_t under, struct store_results *res,
 			   struct semantic_info *info)
 {
-	/* recency: the floor is relative to the best match, which the
+	/* recency: the band is relative to the best match, which the
 	 * bound (by final score) need not keep: scan unbounded */
 	size_t k = p->recency ? 0 : RECALL_M(limit), fixed = 0;
 	struct text_terms cued = { 0 };
@@ -627,8 +570,8 @@ static int recall_pathways(struct store *st, const struct store_query *q,
 		if (!rc && res->mode != STORE_MODE_EPISODIC)
 			rc = semantic_blend(st, terms, p, res->mode, &t, info);
 		if (!rc)
-			rc = recall_select_results(st, &t, p, limit, c, under,
-						   res);
+			rc = recall_select_results(st, &t, terms, p, limit, c,
+						   under, res);
 		free(t.v);
 		if (rc || !bounded || res->n >= limit || !k)
 			break;
@@ -657,8 +600,8 @@ static int recall_run(struct store *st, const struct store_query *q,
 	recall_params_init(st, q, &p);
 	rc = text_analyze(q->cue ? q->cue : "", q->cue ? strlen(q->cue) : 0,
 			  &terms);
-	if (!rc && recall_recency_intent(&terms))
-		recall_recency_params(&p);
+	if (!rc)
+		p.recency = recency_intent(&terms);
 	if (!rc)
 		rc = recall_pathways(st, q, c, &terms, &p, limit, under, res,
 				     info);

@@ -393,3 +393,19 @@ query_idiom() {
 	assert_eq "$(recall "$typo?mode=blended" | wc -l)" 0
 	echo 1 >"$M/flags/blended_recall.cue_completion"
 }
+
+@test "what changed recently in X: episodes about X newest first, then passing mentions" {
+	mkdir -p "$E/$T"
+	printf '%s 1.0\n\n* first release\n' "$W" >"$E/$T/v1"
+	printf '%s 2.0\n\n* rebuilt against the new toolchain, with a long list of small changes to the build and the docs\n' "$W" >"$E/$T/v2"
+	printf 'other 9.1\n\n* build-depend on %s for the tests\n' "$W" >"$E/$T/other"
+	touch -d '2023-01-01' "$E/$T/v1"
+	touch -d '2024-06-01' "$E/$T/v2"
+	touch -d '2025-03-01' "$E/$T/other"
+	run recall "what changed recently in $W?under=$T"
+	[ "$status" -eq 0 ]
+	assert_eq "$(cut -f 1 <<<"$output" | tr '\n' ' ')" "$T/v2 $T/v1 $T/other "
+	# scores say about-ness and age, in 0..1
+	run recall "latest $W?under=$T"
+	python3 -c 'import sys; s = [float(l.split("\t")[1]) for l in sys.argv[1].splitlines()]; assert 0.5 < s[1] < s[0] <= 1 and 0 < s[2] < 0.5, s' "$output"
+}
