@@ -648,6 +648,7 @@ static int ep_drop_ineligible(struct cand_table *t)
 		if (t->v[i].ino && ep_eligible(&t->v[i]))
 			*cand_slot(&kept, t->v[i].ino) = t->v[i];
 	free(t->v);
+	kept.cue_cover = t->cue_cover;
 	*t = kept;
 	return 0;
 }
@@ -665,6 +666,8 @@ static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
 		rest += v[i].ub;
 		content += !v[i].stop;
 		stops += v[i].stop;
+		if (!v[i].stop)
+			t->cue_cover += v[i].idf;
 	}
 	if (k && (!(q.v = malloc(k * sizeof(*q.v))) ||
 		  !(run.v = malloc(k * sizeof(*run.v))))) {

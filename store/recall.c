@@ -89,6 +89,7 @@ int cand_init(struct cand_table *t, size_t cap)
 	t->v = calloc(cap, sizeof(*t->v));
 	t->cap = cap;
 	t->n = 0;
+	t->cue_cover = 0;
 	return t->v ? 0 : -ENOMEM;
 }
 
@@ -112,6 +113,7 @@ static int cand_grow(struct cand_table *t)
 		if (t->v[i].ino)
 			*cand_probe(&bigger, t->v[i].ino) = t->v[i];
 	bigger.n = t->n;
+	bigger.cue_cover = t->cue_cover;
 	free(t->v);
 	*t = bigger;
 	return 0;

@@ -33,6 +33,9 @@ struct cand {
 struct cand_table {
 	struct cand *v;		/* open addressing, ino 0 = empty */
 	size_t cap, n;
+	double cue_cover;	/* idf sum of the cue's content words: a
+				 * candidate's cover over it is how much of
+				 * the cue it explains (episodic.c) */
 };
 
 struct recall_params {
