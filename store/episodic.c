@@ -410,7 +410,38 @@ static double ep_final(const struct recall_params *p, const struct cand *c,
 	return recall_shape(p, &x, 0);
 }
 
-/* Min-heap of the K best scores seen: theta is its top once full. */
+/*
+ * What scoring needs besides the terms.  Complete first: an episode that
+ * holds every stored content word of the cue ranks before any that does
+ * not (recall.c).  ALL is the mask of those words (bit = place in the
+ * cue; 0 = no tiers: a one-word cue, or one too long to track), DONE
+ * those already run.  Every bound below compares keys, 2 x tier + final,
+ * which order candidates the same way.
+ */
+struct ep_ctx {
+	const struct recall_params *p;
+	double ideal;
+	uint64_t all, done;
+};
+
+static bool ep_is_complete(const struct ep_ctx *x, const struct cand *c)
+{
+	return x->all && (c->words & x->all) == x->all;
+}
+
+/* Could C still be complete: does it hold every word run so far? */
+static bool ep_may_complete(const struct ep_ctx *x, const struct cand *c)
+{
+	return x->all && (c->words & x->done) == x->done;
+}
+
+static double ep_rank(const struct ep_ctx *x, const struct cand *c,
+		      double bm25, bool complete)
+{
+	return (complete ? 2 : 0) + ep_final(x->p, c, bm25, x->ideal);
+}
+
+/* Min-heap of the K best ranks seen: theta is its top once full. */
 struct ep_topk {
 	double *v;
 	size_t n, k;
@@ -457,24 +488,30 @@ static bool ep_eligible(const struct cand *c)
 	return c->content || c->stops >= EP_STOP_COVER;
 }
 
-/* Theta from every eligible candidate's partial score. */
-static double ep_theta(const struct cand_table *t, const struct recall_params *p,
-		       double ideal, struct ep_topk *q)
+/* Theta from every eligible candidate's partial rank. */
+static double ep_theta(const struct cand_table *t, const struct ep_ctx *x,
+		       struct ep_topk *q)
 {
 	q->n = 0;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->v[i].ino && ep_eligible(&t->v[i]))
-			ep_topk_push(q, ep_final(p, &t->v[i], t->v[i].bm25,
-						 ideal));
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct cand *c = &t->v[i];
+
+		if (c->ino && ep_eligible(c))
+			ep_topk_push(q, ep_rank(x, c, c->bm25,
+					       ep_is_complete(x, c)));
+	}
 	return ep_topk_theta(q);
 }
 
 /* Term E in full: every posting, new candidates only when they could
  * reach theta (R: upper bound of the terms after E). */
-static int ep_full(struct ep_term *e, const struct recall_params *p,
-		   struct cand_table *t, double ideal, double rest,
-		   struct ep_topk *q, double theta, bool *bounded)
+static int ep_full(struct ep_term *e, const struct ep_ctx *x,
+		   struct cand_table *t, double rest, struct ep_topk *q,
+		   double theta, bool *bounded)
 {
+	const struct recall_params *p = x->p;
+	/* an episode first met here lacks every word run before */
+	double tier = x->all && !x->done ? 2 : 0;
 	int rc = ep_read(e, p, UINT64_MAX);
 
 	/* Q: the K best of the episodes this term touches, each once (the
@@ -486,7 +523,7 @@ static int ep_full(struct ep_term *e, const struct recall_params *p,
 		const struct posting *po = &e->h.v[i].po;
 		double s = ep_bm25(p, e->idf, po);
 		struct cand *c = cand_find(t, e->h.v[i].ino);
-		double lo;
+		bool done;
 
 		if (!c) {
 			struct cand probe = { .when = po->when,
@@ -496,8 +533,9 @@ static int ep_full(struct ep_term *e, const struct recall_params *p,
 
 			/* decay <= 1: the cheap test first, pow() if need be */
 			if (q->k && th > 0 &&
-			    (ep_sim(s + rest, ideal) * po->conf < th ||
-			     ep_final(p, &probe, s + rest, ideal) < th)) {
+			    (tier + ep_sim(s + rest, x->ideal) * po->conf < th ||
+			     tier + ep_final(p, &probe, s + rest, x->ideal) <
+				     th)) {
 				*bounded = true;
 				continue;	/* cannot reach the top K */
 			}
@@ -506,11 +544,12 @@ static int ep_full(struct ep_term *e, const struct recall_params *p,
 				return -ENOMEM;
 		}
 		ep_add(c, e, s, po);
-		if (!q->k || !ep_eligible(c) || (q->n == q->k &&
-			      ep_sim(c->bm25, ideal) * c->conf <= q->v[0]))
+		done = ep_is_complete(x, c);
+		if (!q->k || !ep_eligible(c) ||
+		    (q->n == q->k && (done ? 2 : 0) + ep_sim(c->bm25, x->ideal) *
+							 c->conf <= q->v[0]))
 			continue;	/* cannot enter Q */
-		lo = ep_final(p, c, c->bm25, ideal);
-		ep_topk_push(q, lo);
+		ep_topk_push(q, ep_rank(x, c, c->bm25, done));
 	}
 	/* Every posting, none filtered out: the whole list, for the cache. */
 	if (!rc && e->done && !e->pl && e->h.n == e->seen)
@@ -527,8 +566,7 @@ static int ep_ino_cmp(const void *a, const void *b)
 }
 
 /* The candidates that could still reach THETA, sorted by inode. */
-static int ep_contenders(const struct cand_table *t,
-			 const struct recall_params *p, double ideal,
+static int ep_contenders(const struct cand_table *t, const struct ep_ctx *x,
 			 double rest, double theta, uint64_t **out, size_t *n)
 {
 	uint64_t *v = malloc((t->n ? t->n : 1) * sizeof(*v));
@@ -539,7 +577,8 @@ static int ep_contenders(const struct cand_table *t,
 	for (size_t i = 0; i < t->cap; i++) {
 		const struct cand *c = &t->v[i];
 
-		if (c->ino && ep_final(p, c, c->bm25 + rest, ideal) >= theta)
+		if (c->ino && ep_rank(x, c, c->bm25 + rest,
+				     ep_may_complete(x, c)) >= theta)
 			v[k++] = c->ino;
 	}
 	qsort(v, k, sizeof(*v), ep_ino_cmp);
@@ -579,13 +618,13 @@ static int ep_seek_each(struct ep_term *e, const struct recall_params *p,
 }
 
 /* Term E completing existing candidates only. */
-static int ep_complete(struct ep_term *e, const struct recall_params *p,
-		       struct cand_table *t, double ideal, double rest,
-		       double theta)
+static int ep_complete(struct ep_term *e, const struct ep_ctx *x,
+		       struct cand_table *t, double rest, double theta)
 {
+	const struct recall_params *p = x->p;
 	uint64_t *inos = NULL;
 	size_t n = 0, sampled = e->h.n;
-	int rc = ep_contenders(t, p, ideal, rest, theta, &inos, &n);
+	int rc = ep_contenders(t, x, rest, theta, &inos, &n);
 
 	for (size_t i = 0; !rc && i < sampled; i++)
 		ep_add_existing(t, e->h.v[i].ino, e, p, &e->h.v[i].po);
@@ -653,16 +692,40 @@ static int ep_drop_ineligible(struct cand_table *t)
 	return 0;
 }
 
+/* The mask of the cue's stored content words, for complete-first (0: no
+ * tiers, when fewer than two or one is past bit 63). */
+static uint64_t ep_tier_mask(const struct ep_term *v, size_t n)
+{
+	uint64_t all = 0;
+	size_t words = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].stop || !v[i].seen)
+			continue;
+		if (v[i].idx >= 64)
+			return 0;
+		all |= UINT64_C(1) << v[i].idx;
+		words++;
+	}
+	return words >= 2 ? all : 0;
+}
+
+static uint64_t ep_bit(const struct ep_ctx *x, const struct ep_term *e)
+{
+	return e->idx < 64 ? x->all & UINT64_C(1) << e->idx : 0;
+}
+
 static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
 		  size_t k, struct cand_table *t, bool *bounded)
 {
 	struct ep_topk q = { .k = k }, run = { .k = k };
-	double ideal = 0, rest = 0;
+	struct ep_ctx x = { .p = p, .all = ep_tier_mask(v, n) };
+	double rest = 0;
 	size_t content = 0, stops = 0;	/* of the terms not yet run */
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		ideal += v[i].idf;
+		x.ideal += v[i].idf;
 		rest += v[i].ub;
 		content += !v[i].stop;
 		stops += v[i].stop;
@@ -675,27 +738,28 @@ static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; !rc && i < n; i++) {
-		double theta = k && t->n >= k ? ep_theta(t, p, ideal, &q) : 0;
-		/* could an episode first found here become eligible? */
+		double theta = k && t->n >= k ? ep_theta(t, &x, &q) : 0;
+		/* could an episode first found here become eligible, or
+		 * complete? */
 		bool admits = !v[i].stop || content > 0 ||
 			      stops >= EP_STOP_COVER;
+		struct cand best = { .conf = 1, .when = p->now };
 
 		rest -= v[i].ub;
 		content -= !v[i].stop;
 		stops -= v[i].stop;
 		if (!admits) {
 			*bounded = *bounded || theta > 0;
-			rc = ep_complete(&v[i], p, t, ideal, rest, theta);
+			rc = ep_complete(&v[i], &x, t, rest, theta);
 		} else if (theta > 0 &&
-			   ep_final(p, &(struct cand){ .conf = 1,
-						       .when = p->now },
-				    rest + v[i].ub, ideal) < theta) {
+			   ep_rank(&x, &best, rest + v[i].ub,
+				  x.all && !x.done) < theta) {
 			*bounded = true;
-			rc = ep_complete(&v[i], p, t, ideal, rest, theta);
+			rc = ep_complete(&v[i], &x, t, rest, theta);
 		} else {
-			rc = ep_full(&v[i], p, t, ideal, rest, &run, theta,
-				     bounded);
+			rc = ep_full(&v[i], &x, t, rest, &run, theta, bounded);
 		}
+		x.done |= ep_bit(&x, &v[i]);
 	}
 	free(q.v);
 	free(run.v);
@@ -705,8 +769,9 @@ static int ep_run(struct ep_term *v, size_t n, const struct recall_params *p,
 		struct cand *c = &t->v[i];
 
 		if (c->ino) {
-			c->sim_e = ep_sim(c->bm25, ideal);
+			c->sim_e = ep_sim(c->bm25, x.ideal);
 			c->sim = c->sim_e;
+			c->complete = ep_is_complete(&x, c);
 			c->pathway = STORE_PATHWAY_EPISODIC;
 		}
 	}

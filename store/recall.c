@@ -201,6 +201,8 @@ int recall_cmp(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
 
+	if (x->complete != y->complete)
+		return x->complete ? -1 : 1;
 	if (x->final != y->final)
 		return x->final < y->final ? 1 : -1;
 	return x->ino < y->ino ? -1 : x->ino > y->ino;	/* stable ties */

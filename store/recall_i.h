@@ -24,6 +24,8 @@ struct cand {
 	bool content;		/* a content word of the cue matched */
 	double cover;		/* idf sum of the content words matched */
 	uint64_t words;		/* which content words: bit i = cue term i */
+	bool complete;		/* holds every stored content word of the
+				 * cue: ranks before any that does not */
 	struct cand_contrib {
 		uint64_t cid;
 		float weight;

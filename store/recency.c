@@ -172,8 +172,10 @@ static struct cand *recency_band(struct cand_table *t, size_t *n)
 		if (t->v[i].ino && t->v[i].cover > best)
 			best = t->v[i].cover;
 	for (size_t i = 0; best > 0 && i < t->cap; i++)
-		if (t->v[i].ino && t->v[i].cover >= RECENT_FLOOR * best)
-			t->v[k++] = t->v[i];
+		if (t->v[i].ino && t->v[i].cover >= RECENT_FLOOR * best) {
+			t->v[k] = t->v[i];
+			t->v[k++].complete = false;	/* by date here */
+		}
 	qsort(t->v, k, sizeof(*t->v), recency_by_date);
 	*n = k;
 	return t->v;

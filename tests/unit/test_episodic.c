@@ -34,6 +34,23 @@ static size_t recall_n(struct store *st, const char *cue,
 	return want ? hit : n;
 }
 
+static char first_buf[64];
+
+/* The name of the best episodic answer to CUE ("" if none). */
+static const char *first_name(struct store *st, const char *cue)
+{
+	struct store_query q = { .cue = (char *)cue, .limit = 10,
+				 .mode = STORE_MODE_EPISODIC,
+				 .since = INT64_MIN, .until = INT64_MAX,
+				 .min_confidence = -1 };
+	struct store_results r;
+
+	assert_int_equal(store_recall(st, &q, NULL, &r), 0);
+	snprintf(first_buf, sizeof(first_buf), "%s", r.n ? r.v[0].name : "");
+	store_results_release(&r);
+	return first_buf;
+}
+
 /* Word W of a Zipf-like vocabulary of 400 made-up words ("bakedo"),
  * with the stop words among the commonest. */
 static void word_of(unsigned r, char *out);
@@ -60,7 +77,7 @@ static void word_of(unsigned r, char *out)
 		 syl[r / 100 % 10]);
 }
 
-/* Scores of the best M candidates, best first. */
+/* Ranks (2 x complete + score) of the best M candidates, best first. */
 static void best_of(struct store *st, const char *cue, size_t k,
 		    int64_t now, double *out, uint64_t *ino, size_t m,
 		    bool *bounded)
@@ -80,7 +97,7 @@ static void best_of(struct store *st, const char *cue, size_t k,
 
 		if (!c->ino)
 			continue;
-		f = recall_shape(&p, c, 0);
+		f = recall_shape(&p, c, 0) + (c->complete ? 2 : 0);
 		n++;
 		for (j = m; j > 0 && (out[j - 1] < f ||
 				      (out[j - 1] == f && ino[j - 1] > c->ino));
@@ -195,6 +212,33 @@ static void test_cue_completion(void **state)
 				  NULL), 0);
 }
 
+/* An episode that holds every word of the cue comes before one that
+ * holds only some, however old it is and however often the other holds
+ * its word: a specific cue still finds an old episode. */
+static void test_complete_first(void **state)
+{
+	struct store *st = *state;
+	struct store_attr in = { 0 }, out;
+	char name[16];
+	uint64_t old;
+
+	for (int i = 0; i < 30; i++) {	/* "beta" is common, "alpha" rare */
+		snprintf(name, sizeof(name), "f%02d", i);
+		harness_put(st, name, "beta notes");
+	}
+	old = harness_put(st, "old", "alpha and beta with many other words "
+				     "around them in a long old entry");
+	in.mtime.tv_sec = time(NULL) - 20 * 365 * 86400;
+	assert_int_equal(store_setattr(st, old, &in, STORE_SET_MTIME, &out),
+			 0);
+	harness_put(st, "new", "alpha alpha alpha");
+	assert_int_equal(recall_n(st, "alpha", STORE_MODE_EPISODIC, NULL), 2);
+	assert_string_equal(first_name(st, "alpha"), "new");
+	assert_string_equal(first_name(st, "alpha beta"), "old");
+	/* a word no episode holds does not count */
+	assert_string_equal(first_name(st, "alpha beta gamma"), "old");
+}
+
 /* A store of index format 1 (no stop-word postings, no format key) is
  * upgraded in place at open. */
 static void test_upgrade_from_format_1(void **state)
@@ -239,6 +283,7 @@ int main(void)
 		T(test_bound_keeps_the_best),
 		T(test_stop_words),
 		T(test_cue_completion),
+		T(test_complete_first),
 		T(test_upgrade_from_format_1),
 	};
 
