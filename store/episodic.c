@@ -37,6 +37,11 @@
  *      creating candidates.  The common words of a cue ("the", "of")
  *      come last and cost a few seeks instead of a scan.
  *
+ * Tiers: an episode that holds every content word of the cue that the
+ * store holds is complete and ranks before all others (recall.c); the
+ * bounds above compare 2 x tier + final score, and an episode first met
+ * after a content word was run can no longer be complete.
+ *
  * Exactness: every episode in the top K of the unbounded scan is a
  * candidate with its full score.  Episodes outside it may be missing or
  * scored low; recall.c re-runs unbounded (K = 0) in the rare case that

@@ -21,13 +21,16 @@
  *      age / (1 + rehearsal_weight x recall count).  Filters since/until/
  *      min_confidence apply to the posting values, before any record is
  *      read.
- *   4. selection: the best M = 4 x limit + 32 candidates are re-ranked
- *      with their recall history, then walked in order: records are read,
+ *   4. selection: the best M = 4 x limit + 32 candidates (complete
+ *      matches first: episodic.c) are re-ranked with their recall
+ *      history, then walked in order: records are read,
  *      results the caller may not read, outside under=, or with a content
  *      hash already returned are skipped, until limit results are found
  *      (if M runs out, the walk goes on over all candidates).
  *   5. bookkeeping: each returned episode's recall count and last recall
  *      time are bumped with a merge (no read), metrics are counted.
+ *
+ * A cue that asks for the newest ranks by recency.c instead of step 4.
  *
  * Semantic and blended modes add step 2b (semantic.c): activation spread
  * from the cue's concepts and from the best episodic hits, blended into

@@ -364,7 +364,7 @@ query_idiom() {
 	[ "$status" -eq 0 ]
 }
 
-@test "a cue of stop words only finds by them; with content words they only rank" {
+@test "a cue of stop words only finds by them; with content words, one stop word never finds" {
 	mkdir -p "$E/$T"
 	echo "To be, or not to be, that is the question: $W" >"$E/$T/hamlet"
 	echo "Drank tea with $W in the garden" >"$E/$T/tea"
@@ -376,6 +376,9 @@ query_idiom() {
 	W2=$(uniq_word)
 	echo "Coffee with $W2 at the station" >"$E/$T/coffee"
 	assert_eq "$(names "coffee with $W2?under=$T")" "$T/coffee "
+	# two of the cue's stop words do find: what is left of a mistyped cue
+	assert_eq "$(names "$W2 in the gardn?under=$T")" "$T/coffee $T/tea "
+	assert_eq "$(recall "$W2 in the gardn?under=$T" | head -n 1 | cut -f 1)" "$T/coffee"
 }
 
 @test "blended recall completes a mistyped cue word, episodic matches it as written" {
