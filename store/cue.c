@@ -3,10 +3,13 @@
  * from what memory holds before it is matched.
  *
  * A content word of the cue that no episode contains (a typo: "mising",
- * "recieve", "teh") is replaced by the stored word one edit away
+ * "recieve", "teh") is replaced by a stored word one edit away
  * (Damerau-Levenshtein 1: a letter dropped, added, replaced, or two
- * neighbours swapped) that the most episodes hold, as Norvig's corrector
- * does with a corpus.  The edits are made on the analysed (stemmed) term
+ * neighbours swapped): the one most often stored together with the cue's
+ * context word (its stored content word held by the fewest episodes;
+ * counted over CUE_CONTEXT_MAX of them), then the one the most episodes
+ * hold, as Norvig's corrector does with a corpus.  "banx loan" is "bank
+ * loan" even where bands are more common than banks.  The edits are made on the analysed (stemmed) term
  * and every variant is analysed again, because the index holds stems:
  * "runnign" -> "running" -> "run".  Known words, stop words, numbers and
  * terms with non-ASCII letters are left as they are; so is a word with
@@ -18,8 +21,9 @@
  * partial cues (a quarter of the words mistyped): see docs/recall.md.
  *
  * Cost: about 54 x length variants per unknown word, each analysed
- * (~2 us) and looked up (one prefix seek) once; known words cost one
- * seek.  Rejected: a trigram or BK-tree of the vocabulary (a second
+ * (~2 us) and looked up (one prefix seek) once, and one seek per stored
+ * variant and context episode (at most CUE_VARIANTS x CUE_CONTEXT_MAX);
+ * known words cost one seek.  Rejected: a trigram or BK-tree of the vocabulary (a second
  * index to maintain on every commit, for a cue-time saving of a few
  * hundred microseconds).
  */
@@ -31,6 +35,8 @@
 
 #define CUE_EDIT_MAX	24	/* longer words are not completed */
 #define CUE_COUNT_MAX	64	/* postings counted to compare candidates */
+#define CUE_VARIANTS	32	/* stored variants of one word weighed */
+#define CUE_CONTEXT_MAX	256	/* episodes of the context word looked at */
 
 /* How many episodes hold TERM, counted up to CUE_COUNT_MAX. */
 static int cue_count(struct store *st, const char *term, size_t *out)
@@ -69,13 +75,19 @@ static int cue_term_cmp(const void *a, const void *b)
 		      ((const struct text_term *)b)->term);
 }
 
-struct cue_best {
+/* The stored variants of one cue word, and what the choice weighs. */
+struct cue_variant {
 	char term[INDEX_TERM_MAX + 1];
-	size_t count;
+	size_t count;		/* episodes holding it, to CUE_COUNT_MAX */
+	size_t together;	/* of those, holding the context word */
 };
 
-/* Analyse the variant W; keep it if its one term is stored more often
- * than the best so far. */
+struct cue_best {
+	struct cue_variant v[CUE_VARIANTS];
+	size_t n;
+};
+
+/* Analyse the variant W; keep its one term if it is stored. */
 static int cue_try(struct store *st, const char *w, size_t n,
 		   struct cue_best *best)
 {
@@ -87,15 +99,93 @@ static int cue_try(struct store *st, const char *w, size_t n,
 		return rc;
 	if (t.n == 1 && !t.v[0].stop && strlen(t.v[0].term) <= INDEX_TERM_MAX) {
 		rc = cue_count(st, t.v[0].term, &count);
-		if (!rc && (count > best->count ||
-			    (count == best->count && count &&
-			     strcmp(t.v[0].term, best->term) < 0))) {
-			strcpy(best->term, t.v[0].term);
-			best->count = count;
+		for (size_t i = 0; !rc && count && i < best->n; i++)
+			if (!strcmp(best->v[i].term, t.v[0].term))
+				count = 0;	/* had it */
+		if (!rc && count && best->n < CUE_VARIANTS) {
+			strcpy(best->v[best->n].term, t.v[0].term);
+			best->v[best->n++].count = count;
 		}
 	}
 	text_terms_release(&t);
 	return rc;
+}
+
+/* How many of the episodes INOS (N, sorted) hold TERM. */
+static int cue_together(struct store *st, const char *term,
+			const uint64_t *inos, size_t n, size_t *out)
+{
+	size_t tl = strlen(term), klen;
+	char key[INDEX_TERM_MAX + 9];
+	rocksdb_iterator_t *it;
+	int rc;
+
+	*out = 0;
+	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
+	if (!it)
+		return -ENOMEM;
+	memcpy(key, term, tl);
+	key[tl] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *k;
+
+		be64_put((unsigned char *)key + tl + 1, inos[i]);
+		rocksdb_iter_seek(it, key, tl + 9);
+		if (!rocksdb_iter_valid(it))
+			break;
+		k = rocksdb_iter_key(it, &klen);
+		*out += klen == tl + 9 && !memcmp(k, key, tl + 9);
+	}
+	rc = db_iter_status(st, it, "cue completion");
+	rocksdb_iter_destroy(it);
+	return rc;
+}
+
+/* The episodes holding TERM, up to CUE_CONTEXT_MAX, sorted by inode. */
+static int cue_episodes(struct store *st, const char *term, uint64_t *inos,
+			size_t *n)
+{
+	size_t tl = strlen(term), klen;
+	char key[INDEX_TERM_MAX + 1];
+	rocksdb_iterator_t *it;
+	int rc;
+
+	*n = 0;
+	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
+	if (!it)
+		return -ENOMEM;
+	memcpy(key, term, tl);
+	key[tl] = '\0';
+	for (rocksdb_iter_seek(it, key, tl + 1);
+	     *n < CUE_CONTEXT_MAX && rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		const char *k = rocksdb_iter_key(it, &klen);
+
+		if (klen != tl + 9 || memcmp(k, key, tl + 1))
+			break;
+		inos[(*n)++] = be64_get((const unsigned char *)k + tl + 1);
+	}
+	rc = db_iter_status(st, it, "cue completion");
+	rocksdb_iter_destroy(it);
+	return rc;
+}
+
+/* The variant to complete to: the one most often stored together with
+ * the context word, then the most frequent, then the first by strcmp. */
+static const struct cue_variant *cue_choose(const struct cue_best *best)
+{
+	const struct cue_variant *w = NULL;
+
+	for (size_t i = 0; i < best->n; i++) {
+		const struct cue_variant *v = &best->v[i];
+
+		if (!w || v->together > w->together ||
+		    (v->together == w->together &&
+		     (v->count > w->count ||
+		      (v->count == w->count && strcmp(v->term, w->term) < 0))))
+			w = v;
+	}
+	return w;
 }
 
 /* Every variant of W (N bytes) one edit away. */
@@ -183,18 +273,62 @@ static int cue_rebuild(const struct text_terms *in,
 	return 0;
 }
 
+/* The context of a cue: the stored content word held by the fewest
+ * episodes (its index in IN, or IN->n when there is none). */
+static int cue_context(struct store *st, const struct text_terms *in,
+		       size_t *ctx)
+{
+	size_t least = SIZE_MAX, count;
+	int rc = 0;
+
+	*ctx = in->n;
+	for (size_t i = 0; !rc && i < in->n; i++) {
+		if (in->v[i].stop)
+			continue;
+		rc = cue_count(st, in->v[i].term, &count);
+		if (!rc && count && count < least) {
+			least = count;
+			*ctx = i;
+		}
+	}
+	return rc;
+}
+
+/* Complete the word W of a cue whose context word's episodes are INOS:
+ * FIX gets the chosen variant, or stays empty. */
+static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
+		   size_t n, char *fix)
+{
+	struct cue_best *best = calloc(1, sizeof(*best));
+	const struct cue_variant *v;
+	int rc;
+
+	if (!best)
+		return -ENOMEM;
+	rc = cue_edits(st, w, strlen(w), best);
+	for (size_t i = 0; !rc && n && i < best->n; i++)
+		rc = cue_together(st, best->v[i].term, inos, n,
+				  &best->v[i].together);
+	v = rc ? NULL : cue_choose(best);
+	if (v)
+		strcpy(fix, v->term);
+	free(best);
+	return rc;
+}
+
 int cue_complete(struct store *st, const struct text_terms *in,
 		 struct text_terms *out, size_t *fixed)
 {
 	char (*fix)[INDEX_TERM_MAX + 1] = calloc(in->n ? in->n : 1,
 						 sizeof(*fix));
-	int rc = 0;
+	uint64_t *inos = malloc(CUE_CONTEXT_MAX * sizeof(*inos));
+	size_t ctx, n = 0;
+	int rc = fix && inos ? cue_context(st, in, &ctx) : -ENOMEM;
 
 	*fixed = 0;
-	if (!fix)
-		return -ENOMEM;
+	if (!rc && ctx < in->n)
+		rc = cue_episodes(st, in->v[ctx].term, inos, &n);
 	for (size_t i = 0; !rc && i < in->n; i++) {
-		struct cue_best best = { .count = 0 };
 		size_t count;
 
 		if (!cue_completable(&in->v[i]))
@@ -202,15 +336,12 @@ int cue_complete(struct store *st, const struct text_terms *in,
 		rc = cue_count(st, in->v[i].term, &count);
 		if (rc || count)
 			continue;	/* a stored word: as it is */
-		rc = cue_edits(st, in->v[i].term, strlen(in->v[i].term),
-			       &best);
-		if (!rc && best.count) {
-			strcpy(fix[i], best.term);
-			++*fixed;
-		}
+		rc = cue_fix(st, in->v[i].term, inos, n, fix[i]);
+		*fixed += !rc && fix[i][0];
 	}
 	if (!rc)
 		rc = cue_rebuild(in, fix, out);
+	free(inos);
 	free(fix);
 	return rc;
 }

@@ -203,6 +203,20 @@ static void test_cue_completion(void **state)
 				  "coffee"), 1);
 	assert_int_equal(recall_n(st, "runnign in the rian",
 				  STORE_MODE_BLENDED, "walk"), 1);
+	/* the variant stored with the cue's other word wins over the more
+	 * frequent one: "banx loan" is the bank, though bands are many */
+	harness_put(st, "bank", "Asked the bank about the loan");
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "band%d", i);
+		harness_put(st, name, "The band played on");
+	}
+	assert_int_equal(recall_n(st, "banx loan", STORE_MODE_BLENDED, "bank"),
+			 1);
+	assert_int_equal(recall_n(st, "banx loan", STORE_MODE_BLENDED, NULL),
+			 1);	/* completed to "bank", not "band" */
+	assert_int_equal(recall_n(st, "banx", STORE_MODE_BLENDED, "band0"), 1);
 	char why[128];
 
 	assert_int_equal(store_flag_set(st, FLAG_BR_CUE_COMPLETION, "0", 1, 0,
