@@ -556,9 +556,32 @@ static double bc_deadline(double t0)
 	return bc_opt.max_seconds > 0 ? t0 + bc_opt.max_seconds : INFINITY;
 }
 
+/*
+ * Run FN on each of the N (<= BC_MAX_THREADS) jobs in JOBS, SIZE bytes
+ * each, and wait for them; *STARTED: how many ran.  Non-zero when a
+ * thread could not be started (those before it still ran).
+ */
+static int bc_threads(void *jobs, size_t size, size_t n, void *(*fn)(void *),
+		      size_t *started)
+{
+	pthread_t tid[BC_MAX_THREADS];
+	char *p = jobs;
+	int err = 0;
+
+	*started = 0;
+	for (size_t t = 0; t < n && t < BC_MAX_THREADS && !err; t++) {
+		if (pthread_create(&tid[t], NULL, fn, p + t * size) != 0)
+			err = 1;
+		else
+			(*started)++;
+	}
+	for (size_t t = 0; t < *started; t++)
+		pthread_join(tid[t], NULL);
+	return err;
+}
+
 /* One ingest thread: episodes T, T+THREADS, ... of DOCS. */
 struct bc_ingest_job {
-	pthread_t tid;
 	const char *dir;
 	const struct bc_doc *docs;
 	size_t n, t, done;
@@ -586,22 +609,16 @@ static int bc_ingest_run(const char *dir, const struct bc_doc *docs,
 {
 	struct bc_ingest_job jobs[BC_MAX_THREADS] = { { 0 } };
 	double deadline = bc_deadline(bc_now());
-	size_t t, started = 0;
-	int err = 0;
+	size_t t, started;
+	int err;
 
-	for (t = 0; t < bc_opt.threads; t++) {
+	for (t = 0; t < bc_opt.threads; t++)
 		jobs[t] = (struct bc_ingest_job){ .dir = dir, .docs = docs,
 			.n = n, .t = t, .deadline = deadline };
-		if (pthread_create(&jobs[t].tid, NULL, bc_ingest_thread,
-				   &jobs[t]) != 0) {
-			err = 1;
-			break;
-		}
-		started++;
-	}
+	err = bc_threads(jobs, sizeof(*jobs), bc_opt.threads, bc_ingest_thread,
+			 &started);
 	*done = 0;
 	for (t = 0; t < started; t++) {
-		pthread_join(jobs[t].tid, NULL);
 		*done += jobs[t].done;
 		err = err ? err : jobs[t].err;
 	}
@@ -828,7 +845,6 @@ struct bc_recall_stats {
 
 /* One recall thread: calls T, T+THREADS, ... of the run. */
 struct bc_recall_job {
-	pthread_t tid;
 	const char *mnt;
 	const struct bc_cues *cues;
 	size_t calls, t;
@@ -991,23 +1007,16 @@ static int bc_recall_run(const char *mnt, const struct bc_cues *cues,
 	struct bc_recall_job jobs[BC_MAX_THREADS] = { { 0 } };
 	struct bc_recall_stats all = { 0 };
 	double t0 = bc_now(), deadline = bc_deadline(t0);
-	size_t t, started = 0;
-	int err = 0;
+	size_t t, started;
+	int err;
 
-	for (t = 0; t < bc_opt.threads; t++) {
+	for (t = 0; t < bc_opt.threads; t++)
 		jobs[t] = (struct bc_recall_job){ .mnt = mnt, .cues = cues,
 			.calls = calls, .t = t, .deadline = deadline };
-		if (pthread_create(&jobs[t].tid, NULL, bc_recall_thread,
-				   &jobs[t]) != 0) {
-			err = 1;
-			break;
-		}
-		started++;
-	}
-	for (t = 0; t < started; t++) {
-		pthread_join(jobs[t].tid, NULL);
+	err = bc_threads(jobs, sizeof(*jobs), bc_opt.threads, bc_recall_thread,
+			 &started);
+	for (t = 0; t < started; t++)
 		err = err ? err : jobs[t].err;
-	}
 	if (!err)
 		err = bc_recall_merge(jobs, started, &all);
 	if (!err)
