@@ -28,7 +28,9 @@
  * (mean of the best ten episodic hits' similarity x confidence > 0.8)
  * raises w_e x1.2, weak (< 0.3) raises w_s x1.3, and low mean coherence
  * of the activated concepts (< 0.6) favours episodic (w_e x1.5, w_s
- * x0.5).  No semantic answer means episodic only.  An episode found by
+ * x0.5); and semantic evidence re-ranks episodic hits only as far as the
+ * cue is unexplained (sem_rerank).  No semantic answer means episodic
+ * only.  An episode found by
  * both pathways is convergent and its confidence is raised x1.15 (capped
  * at 1).
  *
