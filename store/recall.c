@@ -608,7 +608,8 @@ static int recall_run(struct store *st, const struct store_query *q,
 	rc = text_analyze(q->cue ? q->cue : "", q->cue ? strlen(q->cue) : 0,
 			  &terms);
 	if (!rc)
-		p.recency = recency_intent(&terms);
+		p.recency = recency_intent(&terms, q->cue ? q->cue : "",
+					   q->cue ? strlen(q->cue) : 0);
 	if (!rc)
 		rc = recall_pathways(st, q, c, &terms, &p, limit, under, res,
 				     info);

@@ -105,11 +105,12 @@ void semantic_info_release(struct semantic_info *info);
 
 /*
  * Recency intent (recency.c).  recency_intent takes the words that ask
- * for the newest ("recently", and then "changed", "news"...) out of T;
+ * for the newest ("recently", and then "changed", "news"...) out of T,
+ * the analysed CUE (LEN bytes);
  * true when there were any and other words are left.  recency_rank
  * ranks T for such a cue into *V (malloc'd, best first, *N of them).
  */
-bool recency_intent(struct text_terms *t);
+bool recency_intent(struct text_terms *t, const char *cue, size_t len);
 int recency_rank(struct store *st, struct cand_table *t,
 		 const struct text_terms *cue, const struct recall_params *p,
 		 size_t limit, const struct store_caller *c, uint64_t under,

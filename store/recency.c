@@ -2,8 +2,8 @@
  * recency.c - cues that ask for the newest: "what changed recently in
  * X", "latest news from alice", "what happened lately with the build".
  *
- * Intent.  A recency word (recent, latest, newest, lately: stems, as
- * the analyser makes them) marks the cue.  It is taken out, and with it
+ * Intent.  A recency word (recent, recently, latest, newest, lately, as
+ * written: the analyser makes "late" of "lately") marks the cue.  It is taken out, and with it
  * the words that only say that something happened (change, happen, new,
  * news, update) and the stop words, as long as a content word is left:
  * that rest names what to match.  "latest news" keeps "news".
@@ -26,6 +26,7 @@
  *      each newest first.  The score shown is 0.5 for being about the
  *      cue plus 0.5 x confidence / (1 + age in years).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +44,48 @@ static bool recency_in(const char *term, const char *const *words, size_t n)
 	return false;
 }
 
-static bool recency_marker(const char *term)
-{
-	static const char *const w[] = { "recent", "latest", "newest",
-					 "lately" };
+/* The recency words as written, and the stem the analyser makes of
+ * each: "lately" becomes "late", so only the written word can tell. */
+static const struct {
+	const char *word, *stem;
+} recency_words[] = {
+	{ "recent", "recent" }, { "recently", "recent" },
+	{ "latest", "latest" }, { "newest", "newest" },
+	{ "lately", "late" },
+};
+#define RECENCY_WORDS (sizeof(recency_words) / sizeof(*recency_words))
 
-	return recency_in(term, w, sizeof(w) / sizeof(*w));
+/* Which recency words CUE (LEN bytes) has, as a mask over recency_words:
+ * whole words, ASCII letters, any case. */
+static unsigned recency_written(const char *cue, size_t len)
+{
+	unsigned found = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		char w[16];
+		size_t n = 0;
+
+		for (; i < len && !isalpha((unsigned char)cue[i]); i++)
+			;
+		for (; i < len && isalpha((unsigned char)cue[i]); i++)
+			if (n < sizeof(w) - 1)
+				w[n++] = (char)tolower((unsigned char)cue[i]);
+		w[n] = '\0';
+		for (size_t k = 0; n && k < RECENCY_WORDS; k++)
+			if (!strcmp(w, recency_words[k].word))
+				found |= 1u << k;
+	}
+	return found;
+}
+
+/* Is TERM the stem of one of the recency words FOUND? */
+static bool recency_marker(const char *term, unsigned found)
+{
+	for (size_t k = 0; k < RECENCY_WORDS; k++)
+		if ((found >> k & 1) && !strcmp(term, recency_words[k].stem))
+			return true;
+	return false;
 }
 
 static bool recency_event(const char *term)
@@ -59,16 +96,17 @@ static bool recency_event(const char *term)
 	return recency_in(term, w, sizeof(w) / sizeof(*w));
 }
 
-/* Take the recency words, the stop words and (DROP_EVENTS) the words
- * of happening out of T. */
-static void recency_filter(struct text_terms *t, bool drop_events)
+/* Take the recency words FOUND, the stop words and (DROP_EVENTS) the
+ * words of happening out of T. */
+static void recency_filter(struct text_terms *t, unsigned found,
+			   bool drop_events)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct text_term *w = &t->v[i];
 
-		if (recency_marker(w->term) || w->stop ||
+		if (recency_marker(w->term, found) || w->stop ||
 		    (drop_events && recency_event(w->term)))
 			continue;
 		t->v[k++] = *w;
@@ -76,13 +114,14 @@ static void recency_filter(struct text_terms *t, bool drop_events)
 	t->n = k;
 }
 
-bool recency_intent(struct text_terms *t)
+bool recency_intent(struct text_terms *t, const char *cue, size_t len)
 {
+	unsigned found = recency_written(cue, len);
 	size_t markers = 0, topic = 0, content = 0;
 
-	for (size_t i = 0; i < t->n; i++) {
+	for (size_t i = 0; found && i < t->n; i++) {
 		const struct text_term *w = &t->v[i];
-		bool marker = recency_marker(w->term);
+		bool marker = recency_marker(w->term, found);
 
 		markers += marker;
 		content += !w->stop && !marker;
@@ -90,7 +129,7 @@ bool recency_intent(struct text_terms *t)
 	}
 	if (!markers || !content)
 		return false;	/* "recent" alone is a word to match */
-	recency_filter(t, topic > 0);
+	recency_filter(t, found, topic > 0);
 	return true;
 }
 

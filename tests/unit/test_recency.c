@@ -111,6 +111,13 @@ static void test_about_first(void **state)
 	assert_string_equal(answer(st, "what changed recently in bash", buf,
 				   sizeof(buf)),
 			    "b2 b1 z2 z1");
+	/* "lately" is "late" to the analyser: the written word marks */
+	assert_string_equal(answer(st, "what happened Lately with bash", buf,
+				   sizeof(buf)),
+			    "b2 b1 z2 z1");
+	/* "late" is a word to match, not an intent */
+	assert_string_not_equal(answer(st, "late bash", buf, sizeof(buf)),
+				"b2 b1 z2 z1");
 	/* the order of a plain cue is relevance, not this */
 	assert_string_not_equal(answer(st, "bash", buf, sizeof(buf)),
 				"b2 b1 z2 z1");
