@@ -38,15 +38,17 @@
 #define CUE_VARIANTS	32	/* stored variants of one word weighed */
 #define CUE_CONTEXT_MAX	256	/* episodes of the context word looked at */
 
-/* How many episodes hold TERM, counted up to CUE_COUNT_MAX. */
-static int cue_count(struct store *st, const char *term, size_t *out)
+/* The episodes holding TERM, up to MAX: how many in *N and, unless INOS
+ * is NULL, their inode numbers, sorted. */
+static int cue_postings(struct store *st, const char *term, size_t max,
+			uint64_t *inos, size_t *n)
 {
-	size_t tl = strlen(term), klen, n = 0;
+	size_t tl = strlen(term), klen;
 	char key[INDEX_TERM_MAX + 1];
 	rocksdb_iterator_t *it;
 	int rc;
 
-	*out = 0;
+	*n = 0;
 	if (tl > INDEX_TERM_MAX)
 		return 0;
 	memcpy(key, term, tl);
@@ -55,18 +57,24 @@ static int cue_count(struct store *st, const char *term, size_t *out)
 	if (!it)
 		return -ENOMEM;
 	for (rocksdb_iter_seek(it, key, tl + 1);
-	     n < CUE_COUNT_MAX && rocksdb_iter_valid(it);
-	     rocksdb_iter_next(it)) {
+	     *n < max && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		const char *k = rocksdb_iter_key(it, &klen);
 
 		if (klen != tl + 9 || memcmp(k, key, tl + 1))
 			break;
-		n++;
+		if (inos)
+			inos[*n] = be64_get((const unsigned char *)k + tl + 1);
+		++*n;
 	}
 	rc = db_iter_status(st, it, "cue completion");
 	rocksdb_iter_destroy(it);
-	*out = n;
 	return rc;
+}
+
+/* How many episodes hold TERM, counted up to CUE_COUNT_MAX. */
+static int cue_count(struct store *st, const char *term, size_t *out)
+{
+	return cue_postings(st, term, CUE_COUNT_MAX, NULL, out);
 }
 
 static int cue_term_cmp(const void *a, const void *b)
@@ -135,35 +143,6 @@ static int cue_together(struct store *st, const char *term,
 			break;
 		k = rocksdb_iter_key(it, &klen);
 		*out += klen == tl + 9 && !memcmp(k, key, tl + 9);
-	}
-	rc = db_iter_status(st, it, "cue completion");
-	rocksdb_iter_destroy(it);
-	return rc;
-}
-
-/* The episodes holding TERM, up to CUE_CONTEXT_MAX, sorted by inode. */
-static int cue_episodes(struct store *st, const char *term, uint64_t *inos,
-			size_t *n)
-{
-	size_t tl = strlen(term), klen;
-	char key[INDEX_TERM_MAX + 1];
-	rocksdb_iterator_t *it;
-	int rc;
-
-	*n = 0;
-	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
-	if (!it)
-		return -ENOMEM;
-	memcpy(key, term, tl);
-	key[tl] = '\0';
-	for (rocksdb_iter_seek(it, key, tl + 1);
-	     *n < CUE_CONTEXT_MAX && rocksdb_iter_valid(it);
-	     rocksdb_iter_next(it)) {
-		const char *k = rocksdb_iter_key(it, &klen);
-
-		if (klen != tl + 9 || memcmp(k, key, tl + 1))
-			break;
-		inos[(*n)++] = be64_get((const unsigned char *)k + tl + 1);
 	}
 	rc = db_iter_status(st, it, "cue completion");
 	rocksdb_iter_destroy(it);
@@ -273,27 +252,6 @@ static int cue_rebuild(const struct text_terms *in,
 	return 0;
 }
 
-/* The context of a cue: the stored content word held by the fewest
- * episodes (its index in IN, or IN->n when there is none). */
-static int cue_context(struct store *st, const struct text_terms *in,
-		       size_t *ctx)
-{
-	size_t least = SIZE_MAX, count;
-	int rc = 0;
-
-	*ctx = in->n;
-	for (size_t i = 0; !rc && i < in->n; i++) {
-		if (in->v[i].stop)
-			continue;
-		rc = cue_count(st, in->v[i].term, &count);
-		if (!rc && count && count < least) {
-			least = count;
-			*ctx = i;
-		}
-	}
-	return rc;
-}
-
 /* Complete the word W of a cue whose context word's episodes are INOS:
  * FIX gets the chosen variant, or stays empty. */
 static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
@@ -316,25 +274,49 @@ static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
 	return rc;
 }
 
+/* How many episodes hold each content word of IN (COUNT), which is the
+ * context word (the stored one held by the fewest; IN->n if none), and
+ * how many words need completing. */
+static int cue_survey(struct store *st, const struct text_terms *in,
+		      size_t *count, size_t *ctx, size_t *todo)
+{
+	size_t least = SIZE_MAX;
+	int rc = 0;
+
+	*ctx = in->n;
+	*todo = 0;
+	for (size_t i = 0; !rc && i < in->n; i++) {
+		if (in->v[i].stop)
+			continue;
+		rc = cue_count(st, in->v[i].term, &count[i]);
+		if (!rc && count[i] && count[i] < least) {
+			least = count[i];
+			*ctx = i;
+		}
+		*todo += !rc && !count[i] && cue_completable(&in->v[i]);
+	}
+	return rc;
+}
+
 int cue_complete(struct store *st, const struct text_terms *in,
 		 struct text_terms *out, size_t *fixed)
 {
-	char (*fix)[INDEX_TERM_MAX + 1] = calloc(in->n ? in->n : 1,
-						 sizeof(*fix));
+	size_t m = in->n ? in->n : 1;
+	char (*fix)[INDEX_TERM_MAX + 1] = calloc(m, sizeof(*fix));
+	size_t *count = calloc(m, sizeof(*count));
 	uint64_t *inos = malloc(CUE_CONTEXT_MAX * sizeof(*inos));
-	size_t ctx, n = 0;
-	int rc = fix && inos ? cue_context(st, in, &ctx) : -ENOMEM;
+	size_t ctx, todo = 0, n = 0;
+	int rc = fix && count && inos ? cue_survey(st, in, count, &ctx, &todo)
+				      : -ENOMEM;
 
 	*fixed = 0;
-	if (!rc && ctx < in->n)
-		rc = cue_episodes(st, in->v[ctx].term, inos, &n);
-	for (size_t i = 0; !rc && i < in->n; i++) {
-		size_t count;
-
-		if (!cue_completable(&in->v[i]))
-			continue;
-		rc = cue_count(st, in->v[i].term, &count);
-		if (rc || count)
+	/* the context's episodes only when a word needs them: most cues
+	 * have no typo, and this read is on every blended recall's path */
+	if (!rc && todo && ctx < in->n)
+		rc = cue_postings(st, in->v[ctx].term, CUE_CONTEXT_MAX, inos,
+				  &n);
+	for (size_t i = 0; !rc && todo && i < in->n; i++) {
+		if (!cue_completable(&in->v[i]) || count[i])
 			continue;	/* a stored word: as it is */
 		rc = cue_fix(st, in->v[i].term, inos, n, fix[i]);
 		*fixed += !rc && fix[i][0];
@@ -342,6 +324,7 @@ int cue_complete(struct store *st, const struct text_terms *in,
 	if (!rc)
 		rc = cue_rebuild(in, fix, out);
 	free(inos);
+	free(count);
 	free(fix);
 	return rc;
 }

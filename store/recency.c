@@ -36,14 +36,6 @@
 #define RECENT_FLOOR	0.85	/* of the best coverage, to be in the band */
 #define RECENT_ABOUT	0.5	/* score for being about the cue */
 
-static bool recency_in(const char *term, const char *const *words, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(term, words[i]))
-			return true;
-	return false;
-}
-
 /* The recency words as written, and the stem the analyser makes of
  * each: "lately" becomes "late", so only the written word can tell. */
 static const struct {
@@ -93,7 +85,10 @@ static bool recency_event(const char *term)
 	static const char *const w[] = { "chang", "happen", "new", "news",
 					 "updat" };
 
-	return recency_in(term, w, sizeof(w) / sizeof(*w));
+	for (size_t i = 0; i < sizeof(w) / sizeof(*w); i++)
+		if (!strcmp(term, w[i]))
+			return true;
+	return false;
 }
 
 /* Take the recency words FOUND, the stop words and (DROP_EVENTS) the
