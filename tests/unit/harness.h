@@ -110,6 +110,19 @@ static inline uint64_t harness_put(struct store *st, const char *name,
 	return a.ino;
 }
 
+/* Recall CUE in MODE, ten results, no filters, as root; R is the
+ * caller's to release. */
+static inline void harness_recall(struct store *st, const char *cue,
+				  enum store_mode mode,
+				  struct store_results *r)
+{
+	struct store_query q = { .cue = (char *)cue, .limit = 10,
+				 .mode = mode, .since = INT64_MIN,
+				 .until = INT64_MAX, .min_confidence = -1 };
+
+	assert_int_equal(store_recall(st, &q, NULL, r), 0);
+}
+
 static inline int harness_close(void **state)
 {
 	struct store *st = *state;

@@ -20,13 +20,10 @@
 static size_t recall_n(struct store *st, const char *cue,
 		       enum store_mode mode, const char *want)
 {
-	struct store_query q = { .cue = (char *)cue, .limit = 10,
-				 .mode = mode, .since = INT64_MIN,
-				 .until = INT64_MAX, .min_confidence = -1 };
 	struct store_results r;
 	size_t n, hit = 0;
 
-	assert_int_equal(store_recall(st, &q, NULL, &r), 0);
+	harness_recall(st, cue, mode, &r);
 	n = r.n;
 	for (size_t i = 0; want && i < r.n; i++)
 		hit += !strcmp(r.v[i].name, want);
@@ -39,13 +36,9 @@ static char first_buf[64];
 /* The name of the best episodic answer to CUE ("" if none). */
 static const char *first_name(struct store *st, const char *cue)
 {
-	struct store_query q = { .cue = (char *)cue, .limit = 10,
-				 .mode = STORE_MODE_EPISODIC,
-				 .since = INT64_MIN, .until = INT64_MAX,
-				 .min_confidence = -1 };
 	struct store_results r;
 
-	assert_int_equal(store_recall(st, &q, NULL, &r), 0);
+	harness_recall(st, cue, STORE_MODE_EPISODIC, &r);
 	snprintf(first_buf, sizeof(first_buf), "%s", r.n ? r.v[0].name : "");
 	store_results_release(&r);
 	return first_buf;

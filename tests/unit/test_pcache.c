@@ -25,13 +25,9 @@ struct answer {
 
 static void recall(struct store *st, const char *cue, struct answer *a)
 {
-	struct store_query q = { .cue = (char *)cue, .limit = 10,
-				 .mode = STORE_MODE_EPISODIC,
-				 .since = INT64_MIN, .until = INT64_MAX,
-				 .min_confidence = -1 };
 	struct store_results r;
 
-	assert_int_equal(store_recall(st, &q, NULL, &r), 0);
+	harness_recall(st, cue, STORE_MODE_EPISODIC, &r);
 	a->n = r.n;
 	for (size_t i = 0; i < r.n && i < 10; i++) {
 		snprintf(a->name[i], sizeof(a->name[i]), "%s", r.v[i].name);

@@ -22,14 +22,10 @@ static void age(struct store *st, uint64_t ino, int days)
 static const char *answer(struct store *st, const char *cue, char *buf,
 			  size_t size)
 {
-	struct store_query q = { .cue = (char *)cue, .limit = 10,
-				 .mode = STORE_MODE_EPISODIC,
-				 .since = INT64_MIN, .until = INT64_MAX,
-				 .min_confidence = -1 };
 	struct store_results r;
 	size_t o = 0;
 
-	assert_int_equal(store_recall(st, &q, NULL, &r), 0);
+	harness_recall(st, cue, STORE_MODE_EPISODIC, &r);
 	buf[0] = '\0';
 	for (size_t i = 0; i < r.n && o < size; i++)
 		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "",
