@@ -3,17 +3,26 @@
  * from what memory holds before it is matched.
  *
  * A content word of the cue that no episode contains (a typo: "mising",
- * "recieve", "teh") is replaced by a stored word one edit away
- * (Damerau-Levenshtein 1: a letter dropped, added, replaced, or two
- * neighbours swapped): the one most often stored together with the cue's
- * context word (its stored content word held by the fewest episodes;
- * counted over CUE_CONTEXT_MAX of them), then the one the most episodes
- * hold, as Norvig's corrector does with a corpus.  "banx loan" is "bank
- * loan" even where bands are more common than banks.  The edits are made on the analysed (stemmed) term
- * and every variant is analysed again, because the index holds stems:
- * "runnign" -> "running" -> "run".  Known words, stop words, numbers and
- * terms with non-ASCII letters are left as they are; so is a word with
- * no stored neighbour.
+ * "recieve", "teh") is replaced by a stored word one edit away from it as
+ * written (Damerau-Levenshtein 1: a letter dropped, added, replaced, or
+ * two neighbours swapped), each variant analysed as the index is.  Which
+ * one, when several are stored, in this order:
+ *   1. a stop word: short typos of "will", "only", "your" are common, and
+ *      a stop word only counts where the cue is made of them; completing
+ *      "wll" to "wall" instead makes every wall a complete match;
+ *   2. the one most often stored together with the cue's context word
+ *      (its stored content word held by the fewest episodes; counted over
+ *      CUE_CONTEXT_MAX of them): "banx loan" is "bank loan" even where
+ *      bands are more common than banks;
+ *   3. the one the most episodes hold, as Norvig's corrector does with a
+ *      corpus; past CUE_COUNT_MAX holders the count is estimated, so
+ *      "beter" is "better" and not "beer".
+ * Edits are made on the word as written, not its stem ("faimly" is one
+ * swap from "family", but their stems "faim" and "famili" are further
+ * apart).  A variant whose stem is a stop word ("alled" -> "all") is no
+ * candidate: it would match every "all".  Known words, stop words,
+ * numbers, words under 3 letters and words with non-ASCII letters are left
+ * as they are; so is a word with no stored neighbour.
  *
  * Only blended (and semantic) recall completes cues, with the flag
  * blended_recall.cue_completion: the episodic pathway stays a literal
@@ -38,8 +47,8 @@
 #define CUE_VARIANTS	32	/* stored variants of one word weighed */
 #define CUE_CONTEXT_MAX	256	/* episodes of the context word looked at */
 
-/* The episodes holding TERM, up to MAX: how many in *N and, unless INOS
- * is NULL, their inode numbers, sorted. */
+/* The episodes holding TERM, up to MAX: how many in *N and their inode
+ * numbers in INOS, sorted. */
 static int cue_postings(struct store *st, const char *term, size_t max,
 			uint64_t *inos, size_t *n)
 {
@@ -62,19 +71,32 @@ static int cue_postings(struct store *st, const char *term, size_t max,
 
 		if (klen != tl + 9 || memcmp(k, key, tl + 1))
 			break;
-		if (inos)
-			inos[*n] = be64_get((const unsigned char *)k + tl + 1);
-		++*n;
+		inos[(*n)++] = be64_get((const unsigned char *)k + tl + 1);
 	}
 	rc = db_iter_status(st, it, "cue completion");
 	rocksdb_iter_destroy(it);
 	return rc;
 }
 
-/* How many episodes hold TERM, counted up to CUE_COUNT_MAX. */
+/* How many episodes hold TERM: counted up to CUE_COUNT_MAX, past that
+ * estimated from how densely the first ones lie in inode order (inodes
+ * are handed out in order, so a word in every other episode has its
+ * first 64 within ~128 inodes).  The estimate only has to order common
+ * words: "beter" is "better" more often than "beer". */
 static int cue_count(struct store *st, const char *term, size_t *out)
 {
-	return cue_postings(st, term, CUE_COUNT_MAX, NULL, out);
+	uint64_t inos[CUE_COUNT_MAX];
+	double est, all = (double)st->n_indexed;
+	int rc = cue_postings(st, term, CUE_COUNT_MAX, inos, out);
+
+	if (rc || *out < CUE_COUNT_MAX || inos[*out - 1] <= inos[0])
+		return rc;
+	est = (double)(*out - 1) * all / (double)(inos[*out - 1] - inos[0]);
+	if (est > all)
+		est = all;
+	if (est > (double)*out)
+		*out = (size_t)est;
+	return 0;
 }
 
 static int cue_term_cmp(const void *a, const void *b)
@@ -86,8 +108,9 @@ static int cue_term_cmp(const void *a, const void *b)
 /* The stored variants of one cue word, and what the choice weighs. */
 struct cue_variant {
 	char term[INDEX_TERM_MAX + 1];
-	size_t count;		/* episodes holding it, to CUE_COUNT_MAX */
+	size_t count;		/* episodes holding it (cue_count) */
 	size_t together;	/* of those, holding the context word */
+	bool stop;		/* a stop word ("wll" -> "will") */
 };
 
 struct cue_best {
@@ -105,13 +128,16 @@ static int cue_try(struct store *st, const char *w, size_t n,
 
 	if (rc)
 		return rc;
-	if (t.n == 1 && !t.v[0].stop && strlen(t.v[0].term) <= INDEX_TERM_MAX) {
+	/* a stem that is also a stop word ("alled" -> "all") is neither */
+	if (t.n == 1 && strlen(t.v[0].term) <= INDEX_TERM_MAX &&
+	    (t.v[0].stop || !text_stop_word(t.v[0].term))) {
 		rc = cue_count(st, t.v[0].term, &count);
 		for (size_t i = 0; !rc && count && i < best->n; i++)
 			if (!strcmp(best->v[i].term, t.v[0].term))
 				count = 0;	/* had it */
 		if (!rc && count && best->n < CUE_VARIANTS) {
 			strcpy(best->v[best->n].term, t.v[0].term);
+			best->v[best->n].stop = t.v[0].stop;
 			best->v[best->n++].count = count;
 		}
 	}
@@ -158,8 +184,9 @@ static const struct cue_variant *cue_choose(const struct cue_best *best)
 	for (size_t i = 0; i < best->n; i++) {
 		const struct cue_variant *v = &best->v[i];
 
-		if (!w || v->together > w->together ||
-		    (v->together == w->together &&
+		if (!w || (v->stop && !w->stop) ||
+		    (v->stop == w->stop && v->together > w->together) ||
+		    (v->stop == w->stop && v->together == w->together &&
 		     (v->count > w->count ||
 		      (v->count == w->count && strcmp(v->term, w->term) < 0))))
 			w = v;
@@ -218,20 +245,20 @@ static bool cue_completable(const struct text_term *t)
 /* OUT = IN with the terms of FIX replaced (one allocation, sorted,
  * duplicates merged), as text_analyze would have made it. */
 static int cue_rebuild(const struct text_terms *in,
-		       char (*fix)[INDEX_TERM_MAX + 1], struct text_terms *out)
+		       const struct cue_variant *fix, struct text_terms *out)
 {
 	size_t bytes = 0, n = 0;
 	struct text_term *v;
 	char *p;
 
 	for (size_t i = 0; i < in->n; i++)
-		bytes += strlen(fix[i][0] ? fix[i] : in->v[i].term) + 1;
+		bytes += strlen(fix[i].term[0] ? fix[i].term : in->v[i].term) + 1;
 	v = malloc((in->n ? in->n : 1) * sizeof(*v) + bytes);
 	if (!v)
 		return -ENOMEM;
 	p = (char *)(v + (in->n ? in->n : 1));
 	for (size_t i = 0; i < in->n; i++) {
-		const char *s = fix[i][0] ? fix[i] : in->v[i].term;
+		const char *s = fix[i].term[0] ? fix[i].term : in->v[i].term;
 		size_t j;
 
 		for (j = 0; j < n && strcmp(v[j].term, s); j++)
@@ -242,6 +269,7 @@ static int cue_rebuild(const struct text_terms *in,
 		}
 		strcpy(p, s);
 		v[n] = in->v[i];
+		v[n].stop = fix[i].term[0] ? fix[i].stop : in->v[i].stop;
 		v[n++].term = p;
 		p += strlen(s) + 1;
 	}
@@ -249,13 +277,16 @@ static int cue_rebuild(const struct text_terms *in,
 	out->v = v;
 	out->n = n;
 	out->length = in->length;
+	for (size_t i = 0; i < in->n; i++)	/* stop words do not count */
+		if (fix[i].term[0] && fix[i].stop && out->length >= in->v[i].tf)
+			out->length -= in->v[i].tf;
 	return 0;
 }
 
 /* Complete the word W of a cue whose context word's episodes are INOS:
  * FIX gets the chosen variant, or stays empty. */
 static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
-		   size_t n, char *fix)
+		   size_t n, struct cue_variant *fix)
 {
 	struct cue_best *best = calloc(1, sizeof(*best));
 	const struct cue_variant *v;
@@ -269,7 +300,7 @@ static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
 				  &best->v[i].together);
 	v = rc ? NULL : cue_choose(best);
 	if (v)
-		strcpy(fix, v->term);
+		*fix = *v;
 	free(best);
 	return rc;
 }
@@ -298,13 +329,36 @@ static int cue_survey(struct store *st, const struct text_terms *in,
 	return rc;
 }
 
-int cue_complete(struct store *st, const struct text_terms *in,
-		 struct text_terms *out, size_t *fixed)
+/* Which term of IN the written word W makes: *AT, or IN->n if none. */
+static int cue_term_of(const struct text_terms *in, const char *w,
+		       size_t *at)
+{
+	struct text_terms t;
+	int rc = text_analyze(w, strlen(w), &t);
+
+	*at = in->n;
+	if (!rc && t.n == 1) {
+		struct text_term key = { .term = t.v[0].term };
+		const struct text_term *hit = bsearch(&key, in->v, in->n,
+						      sizeof(*in->v),
+						      cue_term_cmp);
+
+		if (hit)
+			*at = (size_t)(hit - in->v);
+	}
+	text_terms_release(&t);
+	return rc;
+}
+
+int cue_complete(struct store *st, const char *cue, size_t len,
+		 const struct text_terms *in, struct text_terms *out,
+		 size_t *fixed)
 {
 	size_t m = in->n ? in->n : 1;
-	char (*fix)[INDEX_TERM_MAX + 1] = calloc(m, sizeof(*fix));
+	struct cue_variant *fix = calloc(m, sizeof(*fix));
 	size_t *count = calloc(m, sizeof(*count));
 	uint64_t *inos = malloc(CUE_CONTEXT_MAX * sizeof(*inos));
+	struct text_terms words = { 0 };
 	size_t ctx, todo = 0, n = 0;
 	int rc = fix && count && inos ? cue_survey(st, in, count, &ctx, &todo)
 				      : -ENOMEM;
@@ -315,14 +369,26 @@ int cue_complete(struct store *st, const struct text_terms *in,
 	if (!rc && todo && ctx < in->n)
 		rc = cue_postings(st, in->v[ctx].term, CUE_CONTEXT_MAX, inos,
 				  &n);
-	for (size_t i = 0; !rc && todo && i < in->n; i++) {
-		if (!cue_completable(&in->v[i]) || count[i])
+	if (!rc && todo)
+		rc = text_words(cue, len, &words);
+	/* edits are made on the word as written: its stem need not be one
+	 * edit from the intended stem ("faimly" -> "faim", "family" ->
+	 * "famili") */
+	for (size_t k = 0; !rc && k < words.n; k++) {
+		size_t i;
+
+		if (!cue_completable(&words.v[k]))
+			continue;
+		rc = cue_term_of(in, words.v[k].term, &i);
+		if (rc || i == in->n || count[i] || fix[i].term[0] ||
+		    !cue_completable(&in->v[i]))
 			continue;	/* a stored word: as it is */
-		rc = cue_fix(st, in->v[i].term, inos, n, fix[i]);
-		*fixed += !rc && fix[i][0];
+		rc = cue_fix(st, words.v[k].term, inos, n, &fix[i]);
+		*fixed += !rc && fix[i].term[0];
 	}
 	if (!rc)
 		rc = cue_rebuild(in, fix, out);
+	text_terms_release(&words);
 	free(inos);
 	free(count);
 	free(fix);

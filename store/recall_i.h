@@ -56,13 +56,14 @@ struct cand *cand_slot(struct cand_table *t, uint64_t ino);
 struct cand *cand_find(struct cand_table *t, uint64_t ino);
 
 /*
- * Cue completion (cue.c): OUT = IN with each content word no episode
- * holds replaced by the stored word one edit away that most episodes
- * hold; *FIXED counts the replacements.  Release OUT with
- * text_terms_release.
+ * Cue completion (cue.c): OUT = IN (the analysed CUE, LEN bytes) with
+ * each content word no episode holds replaced by a stored word one edit
+ * away from it as written (see cue.c for which); *FIXED counts the
+ * replacements.  Release OUT with text_terms_release.
  */
-int cue_complete(struct store *st, const struct text_terms *in,
-		 struct text_terms *out, size_t *fixed);
+int cue_complete(struct store *st, const char *cue, size_t len,
+		 const struct text_terms *in, struct text_terms *out,
+		 size_t *fixed);
 
 /* Candidates ranking looks at for LIMIT results (recall.c, step 4). */
 #define RECALL_M(limit) (4 * (limit) + 32)

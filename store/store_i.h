@@ -294,6 +294,13 @@ struct text_terms {
  * Snowball).  Invalid UTF-8 bytes count as separators.  Tokens over 64
  * bytes are dropped. */
 int text_analyze(const char *buf, size_t len, struct text_terms *out);
+/* The same words unstemmed: as written, folded and normalised (what
+ * cue completion edits: "faimly" -> "family", where the stems "faim" and
+ * "famili" are not one edit apart). */
+int text_words(const char *buf, size_t len, struct text_terms *out);
+/* Is W (folded, NUL-terminated) a stop word?  The index holds stop
+ * words unstemmed, so a stem can collide with one ("inly" -> "in"). */
+bool text_stop_word(const char *w);
 /* Remove the stop words from T, in place (what concepts are made of). */
 void text_terms_drop_stop(struct text_terms *t);
 void text_terms_release(struct text_terms *t);

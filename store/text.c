@@ -219,6 +219,7 @@ struct text_uterm {
 
 struct text_ctx {
 	struct sb_stemmer *stemmer;
+	bool unstemmed;		/* text_words: terms as written (folded) */
 
 	char *arena;		/* distinct terms, NUL-terminated */
 	size_t alen, acap;
@@ -271,6 +272,13 @@ static void text_once_init(void)
 	text_key_ok = pthread_key_create(&text_key, text_ctx_free) == 0;
 	if (text_key_ok)
 		atexit(text_at_exit);
+}
+
+bool text_stop_word(const char *w)
+{
+	if (pthread_once(&text_once, text_once_init))
+		return false;
+	return text_is_stop(w, strlen(w));
 }
 
 static struct text_ctx *text_ctx_get(void)
@@ -526,6 +534,8 @@ static int text_tok_emit(struct text_ctx *c)
 		return text_term_add(c, c->word, (size_t)wlen, false);
 	if (text_is_stop(c->word, (size_t)wlen))
 		return text_term_add(c, c->word, (size_t)wlen, true);
+	if (c->unstemmed)
+		return text_term_add(c, c->word, (size_t)wlen, false);
 	stem = sb_stemmer_stem(c->stemmer, (const sb_symbol *)c->word, wlen);
 	if (!stem)
 		return -ENOMEM;
@@ -677,7 +687,8 @@ static int text_build(struct text_ctx *c, struct text_terms *out)
 	return 0;
 }
 
-int text_analyze(const char *buf, size_t len, struct text_terms *out)
+static int text_run(const char *buf, size_t len, bool stem,
+		    struct text_terms *out)
 {
 	struct text_ctx *c = text_ctx_get();
 	int err;
@@ -687,11 +698,22 @@ int text_analyze(const char *buf, size_t len, struct text_terms *out)
 	if (!buf)
 		len = 0;
 	text_ctx_reset(c);
+	c->unstemmed = !stem;
 	err = text_scan(c, (const unsigned char *)buf, len);
 	if (!err)
 		err = text_build(c, out);
 	text_ctx_trim(c);
 	return err;
+}
+
+int text_analyze(const char *buf, size_t len, struct text_terms *out)
+{
+	return text_run(buf, len, true, out);
+}
+
+int text_words(const char *buf, size_t len, struct text_terms *out)
+{
+	return text_run(buf, len, false, out);
 }
 
 void text_terms_drop_stop(struct text_terms *t)

@@ -33,15 +33,21 @@ static size_t recall_n(struct store *st, const char *cue,
 
 static char first_buf[64];
 
-/* The name of the best episodic answer to CUE ("" if none). */
-static const char *first_name(struct store *st, const char *cue)
+/* The name of the best answer to CUE in MODE ("" if none). */
+static const char *first_in(struct store *st, const char *cue,
+			    enum store_mode mode)
 {
 	struct store_results r;
 
-	harness_recall(st, cue, STORE_MODE_EPISODIC, &r);
+	harness_recall(st, cue, mode, &r);
 	snprintf(first_buf, sizeof(first_buf), "%s", r.n ? r.v[0].name : "");
 	store_results_release(&r);
 	return first_buf;
+}
+
+static const char *first_name(struct store *st, const char *cue)
+{
+	return first_in(st, cue, STORE_MODE_EPISODIC);
 }
 
 /* Word W of a Zipf-like vocabulary of 400 made-up words ("bakedo"),
@@ -219,6 +225,49 @@ static void test_cue_completion(void **state)
 				  NULL), 0);
 }
 
+/* Which stored word a typo is completed to (cue.c): edits of the word
+ * as written, stop words as candidates, common words by frequency. */
+static void test_cue_completion_choice(void **state)
+{
+	struct store *st = *state;
+	char name[16];
+
+	/* edits on the word, not its stem: "faimly" is "family" (stems
+	 * "faim" and "famili"), not the "farm" one edit from "faim" */
+	harness_put(st, "family", "A family dinner");
+	harness_put(st, "farm", "The farm");
+	assert_string_equal(first_in(st, "faimly", STORE_MODE_BLENDED),
+			    "family");
+	/* a stem that is a stop word is no candidate: "klled" -> "alled"
+	 * stems to "all", which every "all" would have matched */
+	harness_put(st, "killed", "The cat killed a mouse");
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "all%d", i);
+		harness_put(st, name, "All day long");
+	}
+	assert_string_equal(first_in(st, "klled", STORE_MODE_BLENDED),
+			    "killed");
+	/* the intended word may be a stop word: "wll you" is "will you",
+	 * two stop words that find the proposal, not the walls */
+	harness_put(st, "proposal", "Will you marry me");
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "wall%d", i);
+		harness_put(st, name, "The wall is high");
+	}
+	assert_string_equal(first_in(st, "wll you", STORE_MODE_BLENDED),
+			    "proposal");
+	/* past 64 holders, frequency is estimated, not capped: "beter" is
+	 * "better" (every other episode) before "beer" (every sixth),
+	 * which would come first by strcmp */
+	for (int i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "d%03d", i);
+		harness_put(st, name, i % 2 == 0 ? "better days"
+				      : i % 3 == 0 ? "beer time" : "rain");
+	}
+	assert_int_equal(first_in(st, "beter", STORE_MODE_BLENDED)[0], 'd');
+	assert_int_equal(atoi(first_buf + 1) % 2, 0);
+}
+
 /* An episode that holds every word of the cue comes before one that
  * holds only some, however old it is and however often the other holds
  * its word: a specific cue still finds an old episode. */
@@ -290,6 +339,7 @@ int main(void)
 		T(test_bound_keeps_the_best),
 		T(test_stop_words),
 		T(test_cue_completion),
+		T(test_cue_completion_choice),
 		T(test_complete_first),
 		T(test_upgrade_from_format_1),
 	};
