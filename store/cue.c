@@ -10,10 +10,11 @@
  *   1. a stop word: short typos of "will", "only", "your" are common, and
  *      a stop word only counts where the cue is made of them; completing
  *      "wll" to "wall" instead makes every wall a complete match;
- *   2. the one most often stored together with the cue's context word
- *      (its stored content word held by the fewest episodes; counted over
- *      CUE_CONTEXT_MAX of them): "banx loan" is "bank loan" even where
- *      bands are more common than banks;
+ *   2. the one the cue's context holds most: the CUE_CONTEXT best
+ *      matches of the cue's other words (the episodic pathway on them),
+ *      each weighted 1 / (1 + its rank).  "banx loan" is "bank loan" even
+ *      where bands are more common than banks, and in "might be drqnk"
+ *      the best matches of "might be" say "drunk" more than "drink";
  *   3. the one the most episodes hold, as Norvig's corrector does with a
  *      corpus; past CUE_COUNT_MAX holders the count is estimated, so
  *      "beter" is "better" and not "beer".
@@ -30,9 +31,10 @@
  * partial cues (a quarter of the words mistyped): see docs/recall.md.
  *
  * Cost: about 54 x length variants per unknown word, each analysed
- * (~2 us) and looked up (one prefix seek) once, and one seek per stored
- * variant and context episode (at most CUE_VARIANTS x CUE_CONTEXT_MAX);
- * known words cost one seek.  Rejected: a trigram or BK-tree of the vocabulary (a second
+ * (~2 us) and looked up (one prefix seek) once, one bounded episodic run
+ * for the context, and one seek per stored variant and context episode
+ * (at most CUE_VARIANTS x CUE_CONTEXT); a cue without an unknown word
+ * costs one seek per content word.  Rejected: a trigram or BK-tree of the vocabulary (a second
  * index to maintain on every commit, for a cue-time saving of a few
  * hundred microseconds).
  */
@@ -45,7 +47,7 @@
 #define CUE_EDIT_MAX	24	/* longer words are not completed */
 #define CUE_COUNT_MAX	64	/* postings counted to compare candidates */
 #define CUE_VARIANTS	32	/* stored variants of one word weighed */
-#define CUE_CONTEXT_MAX	256	/* episodes of the context word looked at */
+#define CUE_CONTEXT	32	/* best matches of the cue's other words */
 
 /* The episodes holding TERM, up to MAX: how many in *N and their inode
  * numbers in INOS, sorted. */
@@ -109,7 +111,7 @@ static int cue_term_cmp(const void *a, const void *b)
 struct cue_variant {
 	char term[INDEX_TERM_MAX + 1];
 	size_t count;		/* episodes holding it (cue_count) */
-	size_t together;	/* of those, holding the context word */
+	double together;	/* context episodes holding it, by rank */
 	bool stop;		/* a stop word ("wll" -> "will") */
 };
 
@@ -145,9 +147,16 @@ static int cue_try(struct store *st, const char *w, size_t n,
 	return rc;
 }
 
-/* How many of the episodes INOS (N, sorted) hold TERM. */
+/* An episode of the context: a best match of the cue's other words. */
+struct cue_ctx {
+	uint64_t ino;
+	double weight;		/* 1 / (1 + its rank) */
+};
+
+/* The weight of the episodes of CTX (N, sorted by inode) that hold
+ * TERM. */
 static int cue_together(struct store *st, const char *term,
-			const uint64_t *inos, size_t n, size_t *out)
+			const struct cue_ctx *ctx, size_t n, double *out)
 {
 	size_t tl = strlen(term), klen;
 	char key[INDEX_TERM_MAX + 9];
@@ -163,12 +172,13 @@ static int cue_together(struct store *st, const char *term,
 	for (size_t i = 0; i < n; i++) {
 		const char *k;
 
-		be64_put((unsigned char *)key + tl + 1, inos[i]);
+		be64_put((unsigned char *)key + tl + 1, ctx[i].ino);
 		rocksdb_iter_seek(it, key, tl + 9);
 		if (!rocksdb_iter_valid(it))
 			break;
 		k = rocksdb_iter_key(it, &klen);
-		*out += klen == tl + 9 && !memcmp(k, key, tl + 9);
+		if (klen == tl + 9 && !memcmp(k, key, tl + 9))
+			*out += ctx[i].weight;
 	}
 	rc = db_iter_status(st, it, "cue completion");
 	rocksdb_iter_destroy(it);
@@ -283,9 +293,9 @@ static int cue_rebuild(const struct text_terms *in,
 	return 0;
 }
 
-/* Complete the word W of a cue whose context word's episodes are INOS:
- * FIX gets the chosen variant, or stays empty. */
-static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
+/* Complete the word W of a cue whose context is CTX (N episodes): FIX
+ * gets the chosen variant, or stays empty. */
+static int cue_fix(struct store *st, const char *w, const struct cue_ctx *ctx,
 		   size_t n, struct cue_variant *fix)
 {
 	struct cue_best *best = calloc(1, sizeof(*best));
@@ -296,7 +306,7 @@ static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
 		return -ENOMEM;
 	rc = cue_edits(st, w, strlen(w), best);
 	for (size_t i = 0; !rc && n && i < best->n; i++)
-		rc = cue_together(st, best->v[i].term, inos, n,
+		rc = cue_together(st, best->v[i].term, ctx, n,
 				  &best->v[i].together);
 	v = rc ? NULL : cue_choose(best);
 	if (v)
@@ -305,28 +315,92 @@ static int cue_fix(struct store *st, const char *w, const uint64_t *inos,
 	return rc;
 }
 
-/* How many episodes hold each content word of IN (COUNT), which is the
- * context word (the stored one held by the fewest; IN->n if none), and
- * how many words need completing. */
+/* How many episodes hold each content word of IN (COUNT), and how many
+ * words need completing. */
 static int cue_survey(struct store *st, const struct text_terms *in,
-		      size_t *count, size_t *ctx, size_t *todo)
+		      size_t *count, size_t *todo)
 {
-	size_t least = SIZE_MAX;
 	int rc = 0;
 
-	*ctx = in->n;
 	*todo = 0;
 	for (size_t i = 0; !rc && i < in->n; i++) {
 		if (in->v[i].stop)
 			continue;
 		rc = cue_count(st, in->v[i].term, &count[i]);
-		if (!rc && count[i] && count[i] < least) {
-			least = count[i];
-			*ctx = i;
-		}
 		*todo += !rc && !count[i] && cue_completable(&in->v[i]);
 	}
 	return rc;
+}
+
+/* Best match first: complete, then an answer (episodic.c's rule), then
+ * by BM25. */
+static int cue_rank_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	bool ex = x->content || x->stops >= 2;
+	bool ey = y->content || y->stops >= 2;
+
+	if (x->complete != y->complete)
+		return x->complete ? -1 : 1;
+	if (ex != ey)
+		return ex ? -1 : 1;
+	if (x->bm25 != y->bm25)
+		return x->bm25 < y->bm25 ? 1 : -1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static int cue_ino_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct cue_ctx *)a)->ino;
+	uint64_t y = ((const struct cue_ctx *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The context: the CUE_CONTEXT episodes that best match the cue's
+ * stored words (stop words, and content words whose COUNT is not 0), by
+ * the episodic pathway; in CTX, sorted by inode, *N of them. */
+static int cue_context(struct store *st, const struct text_terms *in,
+		       const size_t *count, const struct recall_params *p,
+		       struct cue_ctx *ctx, size_t *n)
+{
+	struct text_terms known = { .length = in->length };
+	struct cand_table t = { 0 };
+	struct cand *v;
+	bool bounded;
+	size_t m = 0;
+	int rc;
+
+	*n = 0;
+	known.v = malloc((in->n ? in->n : 1) * sizeof(*known.v));
+	if (!known.v)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n; i++)
+		if (count[i] || in->v[i].stop)
+			known.v[known.n++] = in->v[i];
+	rc = known.n ? episodic_score(st, &known, p, CUE_CONTEXT, &t, &bounded)
+		     : 0;
+	free(known.v);
+	if (rc || !t.n) {
+		free(t.v);
+		return rc;
+	}
+	v = malloc(t.n * sizeof(*v));
+	if (!v) {
+		free(t.v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t.cap; i++)
+		if (t.v[i].ino)
+			v[m++] = t.v[i];
+	qsort(v, m, sizeof(*v), cue_rank_cmp);
+	for (; *n < m && *n < CUE_CONTEXT; ++*n)
+		ctx[*n] = (struct cue_ctx){ .ino = v[*n].ino,
+					    .weight = 1.0 / (1.0 + (double)*n) };
+	qsort(ctx, *n, sizeof(*ctx), cue_ino_cmp);
+	free(v);
+	free(t.v);
+	return 0;
 }
 
 /* Which term of IN the written word W makes: *AT, or IN->n if none. */
@@ -351,24 +425,22 @@ static int cue_term_of(const struct text_terms *in, const char *w,
 }
 
 int cue_complete(struct store *st, const char *cue, size_t len,
-		 const struct text_terms *in, struct text_terms *out,
-		 size_t *fixed)
+		 const struct text_terms *in, const struct recall_params *p,
+		 struct text_terms *out, size_t *fixed)
 {
 	size_t m = in->n ? in->n : 1;
 	struct cue_variant *fix = calloc(m, sizeof(*fix));
 	size_t *count = calloc(m, sizeof(*count));
-	uint64_t *inos = malloc(CUE_CONTEXT_MAX * sizeof(*inos));
+	struct cue_ctx ctx[CUE_CONTEXT];
 	struct text_terms words = { 0 };
-	size_t ctx, todo = 0, n = 0;
-	int rc = fix && count && inos ? cue_survey(st, in, count, &ctx, &todo)
-				      : -ENOMEM;
+	size_t todo = 0, n = 0;
+	int rc = fix && count ? cue_survey(st, in, count, &todo) : -ENOMEM;
 
 	*fixed = 0;
-	/* the context's episodes only when a word needs them: most cues
-	 * have no typo, and this read is on every blended recall's path */
-	if (!rc && todo && ctx < in->n)
-		rc = cue_postings(st, in->v[ctx].term, CUE_CONTEXT_MAX, inos,
-				  &n);
+	/* the context only when a word needs it: most cues have no typo,
+	 * and this is on every blended recall's path */
+	if (!rc && todo)
+		rc = cue_context(st, in, count, p, ctx, &n);
 	if (!rc && todo)
 		rc = text_words(cue, len, &words);
 	/* edits are made on the word as written: its stem need not be one
@@ -383,13 +455,12 @@ int cue_complete(struct store *st, const char *cue, size_t len,
 		if (rc || i == in->n || count[i] || fix[i].term[0] ||
 		    !cue_completable(&in->v[i]))
 			continue;	/* a stored word: as it is */
-		rc = cue_fix(st, words.v[k].term, inos, n, &fix[i]);
+		rc = cue_fix(st, words.v[k].term, ctx, n, &fix[i]);
 		*fixed += !rc && fix[i].term[0];
 	}
 	if (!rc)
 		rc = cue_rebuild(in, fix, out);
 	text_terms_release(&words);
-	free(inos);
 	free(count);
 	free(fix);
 	return rc;

@@ -564,7 +564,7 @@ static int recall_pathways(struct store *st, const struct store_query *q,
 	if (res->mode != STORE_MODE_EPISODIC &&
 	    store_flag_get(st, FLAG_BR_CUE_COMPLETION) != 0) {
 		rc = cue_complete(st, q->cue ? q->cue : "",
-				  q->cue ? strlen(q->cue) : 0, terms, &cued,
+				  q->cue ? strlen(q->cue) : 0, terms, p, &cued,
 				  &fixed);
 		if (rc)
 			return rc;

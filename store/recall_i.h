@@ -62,8 +62,8 @@ struct cand *cand_find(struct cand_table *t, uint64_t ino);
  * replacements.  Release OUT with text_terms_release.
  */
 int cue_complete(struct store *st, const char *cue, size_t len,
-		 const struct text_terms *in, struct text_terms *out,
-		 size_t *fixed);
+		 const struct text_terms *in, const struct recall_params *p,
+		 struct text_terms *out, size_t *fixed);
 
 /* Candidates ranking looks at for LIMIT results (recall.c, step 4). */
 #define RECALL_M(limit) (4 * (limit) + 32)

@@ -256,6 +256,17 @@ static void test_cue_completion_choice(void **state)
 	}
 	assert_string_equal(first_in(st, "wll you", STORE_MODE_BLENDED),
 			    "proposal");
+	/* the cue's other words choose: the best match of "might be" holds
+	 * "drunk", though "drink" is held by more episodes */
+	harness_put(st, "drunk", "He might be drunk but at home");
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "drink%d", i);
+		harness_put(st, name, "Drink water");
+	}
+	assert_string_equal(first_in(st, "might be drqnk", STORE_MODE_BLENDED),
+			    "drunk");
+	assert_int_equal(recall_n(st, "might be drqnk", STORE_MODE_BLENDED,
+				  NULL), 1);	/* no "drink" */
 	/* past 64 holders, frequency is estimated, not capped: "beter" is
 	 * "better" (every other episode) before "beer" (every sixth),
 	 * which would come first by strcmp */
