@@ -27,8 +27,9 @@
  *
  * Only blended (and semantic) recall completes cues, with the flag
  * blended_recall.cue_completion: the episodic pathway stays a literal
- * match, comparable with any BM25 engine.  Measured in tests/eval on
- * partial cues (a quarter of the words mistyped): see docs/recall.md.
+ * match, comparable with any BM25 engine.  Measured by make eval on
+ * partial cues (a quarter of the words mistyped): README, "Recall
+ * quality".
  *
  * Cost: about 54 x length variants per unknown word, each analysed
  * (~2 us) and looked up (one prefix seek) once, one bounded episodic run
