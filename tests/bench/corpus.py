@@ -29,6 +29,9 @@ store's analyser, store/text.c):
   two     two distinct content words of a random episode
   four    four distinct content words of a random episode
   common  one of the COMMON most frequent content words, in turn
+  typo    two distinct content words of a random episode, the longer with
+          two neighbouring letters swapped into a word no episode has
+          (what blended recall's cue completion works on)
 File OUTDIR/cues-N-CLASS.txt, a line per cue: `cue<TAB>source episode`
 (-1 for common).  OUTDIR/cues-N-df.txt gives each class's median document
 frequency of its cue words, so the table can say what "rare" meant.
@@ -213,10 +216,34 @@ def median(v):
     return v[len(v) // 2] if v else 0
 
 
+def typo_cue(line, df, rng):
+    """Two content words of LINE, the longer mistyped; None if it has no
+    word to mistype into a word no episode has."""
+    ws = sorted(content_words(line))
+    if len(ws) < 2:
+        return None
+    pick = rng.sample(ws, 2)
+    pick.sort(key=len, reverse=True)
+    w = pick[0]
+    spots = [i for i in range(1, len(w) - 2) if w[i] != w[i + 1]]
+    rng.shuffle(spots)
+    for i in spots:
+        t = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+        if t not in df:
+            return [t, pick[1]]
+    return None
+
+
 def write_cues(outdir, n, count, lines, df, rng):
-    """The four cue files of size N; LINES holds the first N episodes."""
+    """The cue files of size N; LINES holds the first N episodes."""
     common = [w for w, _ in df.most_common(COMMON)]
-    cues = {"rare": [], "two": [], "four": [], "common": []}
+    cues = {"rare": [], "two": [], "four": [], "common": [], "typo": []}
+    trng = random.Random("%d:typo:%d" % (DEFAULT_SEED, n))  # own stream:
+    while len(cues["typo"]) < count:		# the other classes stay as they were
+        src = trng.randrange(n)
+        pick = typo_cue(lines[src], df, trng)
+        if pick:
+            cues["typo"].append((pick, src))
     for c in range(count):
         cues["common"].append(([common[c % len(common)]], -1))
     for k, cls in ((1, "rare"), (2, "two"), (4, "four")):

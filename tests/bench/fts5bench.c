@@ -6,7 +6,7 @@
  *
  * For each SIZE, ascending: add the corpus lines up to SIZE (line I is
  * rowid I, as episode ep-I) in one transaction, then for each cue class
- * (rare, two, four, common) run ROUNDS rounds of CALLS queries, cycling
+ * (rare, two, four, common, typo) run ROUNDS rounds of CALLS queries, cycling
  * through CUEDIR/cues-SIZE-CLASS.txt (corpus.py's files, `cue<TAB>src`);
  * a round stops after MAXSEC seconds (0: never) once it has made
  * FB_MIN_CALLS queries, so a slow size cannot stall the suite.
@@ -45,7 +45,8 @@
 
 static double fb_max_seconds;
 
-static const char *const fb_classes[] = { "rare", "two", "four", "common" };
+static const char *const fb_classes[] = { "rare", "two", "four", "common",
+					   "typo" };
 #define FB_NCLASSES (sizeof(fb_classes) / sizeof(fb_classes[0]))
 
 struct fb_cue {

@@ -56,7 +56,7 @@ TARGETS = [
     (r"threads\.2$", ">= 1.6 x 1 thread", lambda v, r: r["threads.1"] >= 1.6),
 ]
 
-CLASSES = ["rare", "two", "four", "common"]
+CLASSES = ["rare", "two", "four", "common", "typo"]
 MODES = ["episodic", "blended"]
 
 

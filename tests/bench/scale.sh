@@ -28,7 +28,7 @@
 # background consolidation off (consolidation.interval_s = 0 in $CONF): a
 # run starting in the middle of a fill or a timing would measure itself.
 
-CLASSES=(rare two four common)
+CLASSES=(rare two four common typo)
 
 # scale_fill N: grow the store (unmounted) and the plain dir to N
 # episodes.  The two fills overlap: the store's is CPU-bound, the plain
@@ -139,7 +139,7 @@ grep_cue() {
 }
 
 scale_grep() {	# N
-	local n=$1 tool cls cue times classes=("${CLASSES[@]}") count=$GREP_CUES
+	local n=$1 tool cls cue times classes=(rare two four common) count=$GREP_CUES
 	local tools=(grep rg)
 	if [ "$n" -gt "$GREP_FULL_MAX" ]; then classes=(rare) count=1 tools=(rg); fi
 	for tool in "${tools[@]}"; do

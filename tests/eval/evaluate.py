@@ -430,16 +430,19 @@ def typo(word, rng):
 
 
 def partial_cue(cue, rng):
-    """Half the words dropped at random; a typo in a quarter of the rest."""
+    """Half the words dropped at random; a typo in a quarter of the rest.
+    Returns the cue and the same cue without its typos (the most that
+    cue completion could give back)."""
     toks = [t for t in cue.split() if corpora.words(t)]
     n = len(toks)
     keep = sorted(rng.sample(range(n), n - n // 2))
     kept = [toks[i] for i in keep]
     cand = [i for i, t in enumerate(kept) if sum(c.isalpha() for c in t) >= 3]
     m = int(len(kept) / 4 + 0.5)
+    clean = " ".join(kept)
     for i in rng.sample(cand, min(m, len(cand))):
         kept[i] = typo(kept[i], rng)
-    return " ".join(kept)
+    return " ".join(kept), clean
 
 
 def known_item_cues(docs, k, seed, corpus):
@@ -450,13 +453,15 @@ def known_item_cues(docs, k, seed, corpus):
     rng = random.Random("%s:%s:exact" % (seed, corpus))
     pool = [i for i, d in enumerate(docs) if eligible(d, counts, MIN_WORDS)]
     pick = sorted(rng.sample(pool, min(k, len(pool))))
-    exact, partial = [], []
+    exact, partial, untyped = [], [], []
     prng = random.Random("%s:%s:partial" % (seed, corpus))
     for i in pick:
         s = docs[i]["sentences"][rng.choice(eligible(docs[i], counts,
                                                      MIN_WORDS))]
         exact.append((i, s))
-        partial.append((i, partial_cue(s, prng)))
+        cue, clean = partial_cue(s, prng)
+        partial.append((i, cue))
+        untyped.append((i, clean))
     hrng = random.Random("%s:%s:heldout" % (seed, corpus))
     hpool = [i for i, d in enumerate(docs)
              if len(d["sentences"]) >= 3 and eligible(d, counts, MIN_WORDS)]
@@ -468,7 +473,8 @@ def known_item_cues(docs, k, seed, corpus):
         held.append((i, d["sentences"][j]))
         held_texts[i] = d["sep"].join(s for n, s in enumerate(d["sentences"])
                                       if n != j)
-    return {"exact": exact, "partial": partial, "heldout": held,
+    return {"exact": exact, "partial": partial, "untyped": untyped,
+            "heldout": held,
             "heldout_texts": held_texts, "pool": len(pool),
             "heldout_pool": len(hpool)}
 
@@ -725,6 +731,9 @@ def eval_known_item(cfg, corpus, docs, out):
             runs[v] = {"episodic": run_engram(eng, cues[v], "episodic", ids,
                                               keep_lists=(v == "exact")),
                        "fts5": run_fts(fts, cues[v])}
+        # the ceiling of cue completion: the partial cues, typos undone
+        res["partial_untyped"] = summarize(run_engram(
+            eng, cues["untyped"], "episodic", ids)["ranks"])
         cons_ok = consolidate(eng, res, "consolidate")
         blend_ok = cons_ok and blended_usable(eng)
         for v in ("exact", "partial"):
@@ -972,6 +981,12 @@ def report(results, meta):
                       cons_text(r.get("consolidate")),
                       f3(r.get("overlap_exact")),
                       r.get("semantic_timeouts", "n/a")))
+            u = r.get("partial_untyped")
+            if u and u["n"]:
+                L.append("  - %s partial cues with their typos undone (what "
+                         "perfect cue completion could reach): episodic "
+                         "R@10 %s, MRR %s" % (c, f3(u["r10"]),
+                                              f3(u["mrr"])))
         L.append("")
         L.append("## Concepts against labels (AMI, arithmetic normaliser)")
         L.append("")
