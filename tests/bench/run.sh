@@ -11,7 +11,7 @@
 #            (fsync each, 8 writers) vs a RocksDB sync=true put loop
 #   files    ingest.sh: read and stat of every episode, cold and warm, vs tmpfs
 #   scale    scale.sh: one store grown to each of SIZES through the mount;
-#            ls, mount time, memory, disk, consolidation, recall of four cue
+#            ls, mount time, memory, disk, consolidation, recall of five cue
 #            classes in episodic and blended mode, grep -rl / rg -l, two
 #            client threads, flag write -> recall, metrics render
 #   fts5     scale.sh: SQLite FTS5 bm25 top-10 on the same text and cues
@@ -111,7 +111,7 @@ corpus_prepare() {
 		python3 "$HERE/corpus.py" make "$CORPUS.tmp" "$NMAX"
 		mv "$CORPUS.tmp" "$CORPUS"
 	fi
-	if [ ! -s "$CUES/cues-$NMAX-common.txt" ]; then
+	if [ ! -s "$CUES/cues-$NMAX-typo.txt" ]; then	# the last class
 		bench_say "cues for ${SIZES[*]}"
 		rm -rf "$CUES"
 		mkdir -p "$CUES"
