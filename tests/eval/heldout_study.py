@@ -14,7 +14,9 @@ and the very same cues (evaluate.known_item_cues, same seed):
   score-reg   cluster/neighbour smoothing of scores (Diaz 2005; the
               spirit of Liu and Croft 2004's cluster-based retrieval):
               score(d) + a x mean score of d's k nearest neighbours;
-  docexp      document expansion from neighbours (Tao et al. 2006);
+              (document expansion from the same neighbours, Tao et al.
+              2006, gives the very same ranking: BM25 is linear in the
+              document's term weights);
   prf         pseudo-relevance feedback (RM3-like): the cue expanded by
               the top terms of its m best documents;
   assoc       global term association: each cue word adds its 10 most
@@ -144,8 +146,6 @@ class Study:
             for a in (0.2, 0.5):
                 self.score(base + a * around,
                            "score-reg k=%d a=%.1f" % (k, a))
-                self.score(self.q @ (self.bm + a * (nn @ self.bm)).T,
-                           "docexp k=%d a=%.1f" % (k, a))
         order = np.argsort(-base, axis=1)
         for m in (3, 10):
             rows = np.repeat(np.arange(len(self.target)), m)
