@@ -186,8 +186,8 @@ static int cue_together(struct store *st, const char *term,
 	return rc;
 }
 
-/* The variant to complete to: the one most often stored together with
- * the context word, then the most frequent, then the first by strcmp. */
+/* The variant to complete to: a stop word, then the one the context
+ * holds most, then the most frequent, then the first by strcmp. */
 static const struct cue_variant *cue_choose(const struct cue_best *best)
 {
 	const struct cue_variant *w = NULL;
