@@ -50,24 +50,22 @@
 #define CUE_VARIANTS	32	/* stored variants of one word weighed */
 #define CUE_CONTEXT	32	/* best matches of the cue's other words */
 
-/* The episodes holding TERM, up to MAX: how many in *N and their inode
+/* The episodes holding TERM, up to MAX, read with IT (an iterator of
+ * the postings, one for all the lookups of a word: making one per
+ * variant cost more than the seek): how many in *N and their inode
  * numbers in INOS, sorted. */
-static int cue_postings(struct store *st, const char *term, size_t max,
-			uint64_t *inos, size_t *n)
+static int cue_postings(struct store *st, rocksdb_iterator_t *it,
+			const char *term, size_t max, uint64_t *inos,
+			size_t *n)
 {
 	size_t tl = strlen(term), klen;
 	char key[INDEX_TERM_MAX + 1];
-	rocksdb_iterator_t *it;
-	int rc;
 
 	*n = 0;
 	if (tl > INDEX_TERM_MAX)
 		return 0;
 	memcpy(key, term, tl);
 	key[tl] = '\0';
-	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
-	if (!it)
-		return -ENOMEM;
 	for (rocksdb_iter_seek(it, key, tl + 1);
 	     *n < max && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		const char *k = rocksdb_iter_key(it, &klen);
@@ -76,9 +74,12 @@ static int cue_postings(struct store *st, const char *term, size_t max,
 			break;
 		inos[(*n)++] = be64_get((const unsigned char *)k + tl + 1);
 	}
-	rc = db_iter_status(st, it, "cue completion");
-	rocksdb_iter_destroy(it);
-	return rc;
+	return db_iter_status(st, it, "cue completion");
+}
+
+static rocksdb_iterator_t *cue_iter(struct store *st)
+{
+	return rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
 }
 
 /* How many episodes hold TERM: counted up to CUE_COUNT_MAX, past that
@@ -86,11 +87,12 @@ static int cue_postings(struct store *st, const char *term, size_t max,
  * are handed out in order, so a word in every other episode has its
  * first 64 within ~128 inodes).  The estimate only has to order common
  * words: "beter" is "better" more often than "beer". */
-static int cue_count(struct store *st, const char *term, size_t *out)
+static int cue_count(struct store *st, rocksdb_iterator_t *it,
+		     const char *term, size_t *out)
 {
 	uint64_t inos[CUE_COUNT_MAX];
 	double est, all = (double)st->n_indexed;
-	int rc = cue_postings(st, term, CUE_COUNT_MAX, inos, out);
+	int rc = cue_postings(st, it, term, CUE_COUNT_MAX, inos, out);
 
 	if (rc || *out < CUE_COUNT_MAX || inos[*out - 1] <= inos[0])
 		return rc;
@@ -119,6 +121,7 @@ struct cue_variant {
 struct cue_best {
 	struct cue_variant v[CUE_VARIANTS];
 	size_t n;
+	rocksdb_iterator_t *it;	/* the postings, for every lookup */
 };
 
 /* Analyse the variant W; keep its one term if it is stored. */
@@ -126,19 +129,20 @@ static int cue_try(struct store *st, const char *w, size_t n,
 		   struct cue_best *best)
 {
 	struct text_terms t;
-	size_t count;
+	size_t count = 0;
+	bool had = false;
 	int rc = text_analyze(w, n, &t);
 
 	if (rc)
 		return rc;
+	for (size_t i = 0; t.n == 1 && !had && i < best->n; i++)
+		had = !strcmp(best->v[i].term, t.v[0].term);
 	/* a stem that is also a stop word ("alled" -> "all") is neither */
-	if (t.n == 1 && strlen(t.v[0].term) <= INDEX_TERM_MAX &&
+	if (t.n == 1 && !had && best->n < CUE_VARIANTS &&
+	    strlen(t.v[0].term) <= INDEX_TERM_MAX &&
 	    (t.v[0].stop || !text_stop_word(t.v[0].term))) {
-		rc = cue_count(st, t.v[0].term, &count);
-		for (size_t i = 0; !rc && count && i < best->n; i++)
-			if (!strcmp(best->v[i].term, t.v[0].term))
-				count = 0;	/* had it */
-		if (!rc && count && best->n < CUE_VARIANTS) {
+		rc = cue_count(st, best->it, t.v[0].term, &count);
+		if (!rc && count) {
 			strcpy(best->v[best->n].term, t.v[0].term);
 			best->v[best->n].stop = t.v[0].stop;
 			best->v[best->n++].count = count;
@@ -156,18 +160,14 @@ struct cue_ctx {
 
 /* The weight of the episodes of CTX (N, sorted by inode) that hold
  * TERM. */
-static int cue_together(struct store *st, const char *term,
-			const struct cue_ctx *ctx, size_t n, double *out)
+static int cue_together(struct store *st, rocksdb_iterator_t *it,
+			const char *term, const struct cue_ctx *ctx, size_t n,
+			double *out)
 {
 	size_t tl = strlen(term), klen;
 	char key[INDEX_TERM_MAX + 9];
-	rocksdb_iterator_t *it;
-	int rc;
 
 	*out = 0;
-	it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_POSTINGS]);
-	if (!it)
-		return -ENOMEM;
 	memcpy(key, term, tl);
 	key[tl] = '\0';
 	for (size_t i = 0; i < n; i++) {
@@ -181,9 +181,7 @@ static int cue_together(struct store *st, const char *term,
 		if (klen == tl + 9 && !memcmp(k, key, tl + 9))
 			*out += ctx[i].weight;
 	}
-	rc = db_iter_status(st, it, "cue completion");
-	rocksdb_iter_destroy(it);
-	return rc;
+	return db_iter_status(st, it, "cue completion");
 }
 
 /* The variant to complete to: a stop word, then the one the context
@@ -303,15 +301,18 @@ static int cue_fix(struct store *st, const char *w, const struct cue_ctx *ctx,
 	const struct cue_variant *v;
 	int rc;
 
-	if (!best)
+	if (!best || !(best->it = cue_iter(st))) {
+		free(best);
 		return -ENOMEM;
+	}
 	rc = cue_edits(st, w, strlen(w), best);
 	for (size_t i = 0; !rc && n && i < best->n; i++)
-		rc = cue_together(st, best->v[i].term, ctx, n,
+		rc = cue_together(st, best->it, best->v[i].term, ctx, n,
 				  &best->v[i].together);
 	v = rc ? NULL : cue_choose(best);
 	if (v)
 		*fix = *v;
+	rocksdb_iter_destroy(best->it);
 	free(best);
 	return rc;
 }
@@ -321,15 +322,18 @@ static int cue_fix(struct store *st, const char *w, const struct cue_ctx *ctx,
 static int cue_survey(struct store *st, const struct text_terms *in,
 		      size_t *count, size_t *todo)
 {
-	int rc = 0;
+	rocksdb_iterator_t *it = cue_iter(st);
+	int rc = it ? 0 : -ENOMEM;
 
 	*todo = 0;
 	for (size_t i = 0; !rc && i < in->n; i++) {
 		if (in->v[i].stop)
 			continue;
-		rc = cue_count(st, in->v[i].term, &count[i]);
+		rc = cue_count(st, it, in->v[i].term, &count[i]);
 		*todo += !rc && !count[i] && cue_completable(&in->v[i]);
 	}
+	if (it)
+		rocksdb_iter_destroy(it);
 	return rc;
 }
 
