@@ -120,6 +120,31 @@ static void stop_words_are_marked_and_not_counted(void **state)
 	test_expect("the of and to in is with for at", "");
 }
 
+/* text_words: the same tokens, folded but not stemmed (cue completion
+ * edits words as written); text_stop_word: the stop list alone. */
+static void words_are_folded_not_stemmed(void **state)
+{
+	const char *s = "Running FAIMLY café, don't runs";
+	struct text_terms t = { 0 };
+
+	(void)state;
+	assert_int_equal(text_words(s, strlen(s), &t), 0);
+	test_check_shape(&t);
+	assert_int_equal(test_tf(&t, "running"), 1);	/* not "run" */
+	assert_int_equal(test_tf(&t, "faimly"), 1);
+	assert_int_equal(test_tf(&t, "cafe"), 1);
+	assert_int_equal(test_tf(&t, "runs"), 1);
+	assert_int_equal(test_tf(&t, "dont"), 1);
+	assert_int_equal(t.n, 5);
+	assert_int_equal(t.length, 4);			/* "dont" is a stop word */
+	text_terms_release(&t);
+	assert_true(text_stop_word("will"));
+	assert_true(text_stop_word("dont"));
+	assert_false(text_stop_word("better"));
+	assert_false(text_stop_word("in "));
+	assert_false(text_stop_word(""));
+}
+
 static void tf_counts_and_length(void **state)
 {
 	struct text_terms t = test_an("apple banana apple cherry APPLE "
@@ -486,6 +511,7 @@ int main(void)
 		cmocka_unit_test(case_folding_and_accents_give_one_term),
 		cmocka_unit_test(stemming_conflates_word_forms),
 		cmocka_unit_test(stop_words_are_marked_and_not_counted),
+		cmocka_unit_test(words_are_folded_not_stemmed),
 		cmocka_unit_test(tf_counts_and_length),
 		cmocka_unit_test(terms_are_unique_and_sorted),
 		cmocka_unit_test(apostrophes_make_no_junk_tokens),
