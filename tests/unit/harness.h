@@ -110,6 +110,18 @@ static inline uint64_t harness_put(struct store *st, const char *name,
 	return a.ino;
 }
 
+/* Remember TEXT N times, as PREFIX0, PREFIX1, ... */
+static inline void harness_put_n(struct store *st, const char *prefix,
+				 int n, const char *text)
+{
+	char name[64];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		harness_put(st, name, text);
+	}
+}
+
 /* Recall CUE in MODE, ten results, no filters, as root; R is the
  * caller's to release. */
 static inline void harness_recall(struct store *st, const char *cue,

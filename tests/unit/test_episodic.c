@@ -205,12 +205,7 @@ static void test_cue_completion(void **state)
 	/* the variant stored with the cue's other word wins over the more
 	 * frequent one: "banx loan" is the bank, though bands are many */
 	harness_put(st, "bank", "Asked the bank about the loan");
-	for (int i = 0; i < 5; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "band%d", i);
-		harness_put(st, name, "The band played on");
-	}
+	harness_put_n(st, "band", 5, "The band played on");
 	assert_int_equal(recall_n(st, "banx loan", STORE_MODE_BLENDED, "bank"),
 			 1);
 	assert_int_equal(recall_n(st, "banx loan", STORE_MODE_BLENDED, NULL),
@@ -241,28 +236,19 @@ static void test_cue_completion_choice(void **state)
 	/* a stem that is a stop word is no candidate: "klled" -> "alled"
 	 * stems to "all", which every "all" would have matched */
 	harness_put(st, "killed", "The cat killed a mouse");
-	for (int i = 0; i < 4; i++) {
-		snprintf(name, sizeof(name), "all%d", i);
-		harness_put(st, name, "All day long");
-	}
+	harness_put_n(st, "all", 4, "All day long");
 	assert_string_equal(first_in(st, "klled", STORE_MODE_BLENDED),
 			    "killed");
 	/* the intended word may be a stop word: "wll you" is "will you",
 	 * two stop words that find the proposal, not the walls */
 	harness_put(st, "proposal", "Will you marry me");
-	for (int i = 0; i < 3; i++) {
-		snprintf(name, sizeof(name), "wall%d", i);
-		harness_put(st, name, "The wall is high");
-	}
+	harness_put_n(st, "wall", 3, "The wall is high");
 	assert_string_equal(first_in(st, "wll you", STORE_MODE_BLENDED),
 			    "proposal");
 	/* the cue's other words choose: the best match of "might be" holds
 	 * "drunk", though "drink" is held by more episodes */
 	harness_put(st, "drunk", "He might be drunk but at home");
-	for (int i = 0; i < 5; i++) {
-		snprintf(name, sizeof(name), "drink%d", i);
-		harness_put(st, name, "Drink water");
-	}
+	harness_put_n(st, "drink", 5, "Drink water");
 	assert_string_equal(first_in(st, "might be drqnk", STORE_MODE_BLENDED),
 			    "drunk");
 	assert_int_equal(recall_n(st, "might be drqnk", STORE_MODE_BLENDED,
@@ -286,13 +272,10 @@ static void test_complete_first(void **state)
 {
 	struct store *st = *state;
 	struct store_attr in = { 0 }, out;
-	char name[16];
 	uint64_t old;
 
-	for (int i = 0; i < 30; i++) {	/* "beta" is common, "alpha" rare */
-		snprintf(name, sizeof(name), "f%02d", i);
-		harness_put(st, name, "beta notes");
-	}
+	/* "beta" is common, "alpha" rare */
+	harness_put_n(st, "f", 30, "beta notes");
 	old = harness_put(st, "old", "alpha and beta with many other words "
 				     "around them in a long old entry");
 	in.mtime.tv_sec = time(NULL) - 20 * 365 * 86400;
