@@ -164,21 +164,21 @@ static int cue_together(struct store *st, rocksdb_iterator_t *it,
 			const char *term, const struct cue_ctx *ctx, size_t n,
 			double *out)
 {
-	size_t tl = strlen(term), klen;
-	char key[INDEX_TERM_MAX + 9];
+	unsigned char key[INDEX_TERM_MAX + 9];
+	size_t klen;
 
 	*out = 0;
-	memcpy(key, term, tl);
-	key[tl] = '\0';
+	if (strlen(term) > INDEX_TERM_MAX)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
+		size_t kl = index_posting_key(key, term, ctx[i].ino);
 		const char *k;
 
-		be64_put((unsigned char *)key + tl + 1, ctx[i].ino);
-		rocksdb_iter_seek(it, key, tl + 9);
+		rocksdb_iter_seek(it, (const char *)key, kl);
 		if (!rocksdb_iter_valid(it))
 			break;
 		k = rocksdb_iter_key(it, &klen);
-		if (klen == tl + 9 && !memcmp(k, key, tl + 9))
+		if (klen == kl && !memcmp(k, key, kl))
 			*out += ctx[i].weight;
 	}
 	return db_iter_status(st, it, "cue completion");
@@ -317,41 +317,28 @@ static int cue_fix(struct store *st, const char *w, const struct cue_ctx *ctx,
 	return rc;
 }
 
-/* How many episodes hold each content word of IN (COUNT), and how many
- * words need completing. */
+/* Which content words of IN the store holds (HELD), and how many need
+ * completing.  One posting each: this runs on every blended recall. */
 static int cue_survey(struct store *st, const struct text_terms *in,
-		      size_t *count, size_t *todo)
+		      bool *held, size_t *todo)
 {
 	rocksdb_iterator_t *it = cue_iter(st);
 	int rc = it ? 0 : -ENOMEM;
 
 	*todo = 0;
 	for (size_t i = 0; !rc && i < in->n; i++) {
+		uint64_t ino;
+		size_t n;
+
 		if (in->v[i].stop)
 			continue;
-		rc = cue_count(st, it, in->v[i].term, &count[i]);
-		*todo += !rc && !count[i] && cue_completable(&in->v[i]);
+		rc = cue_postings(st, it, in->v[i].term, 1, &ino, &n);
+		held[i] = n > 0;
+		*todo += !rc && !held[i] && cue_completable(&in->v[i]);
 	}
 	if (it)
 		rocksdb_iter_destroy(it);
 	return rc;
-}
-
-/* Best match first: complete, then an answer (episodic.c's rule), then
- * by BM25. */
-static int cue_rank_cmp(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-	bool ex = x->content || x->stops >= 2;
-	bool ey = y->content || y->stops >= 2;
-
-	if (x->complete != y->complete)
-		return x->complete ? -1 : 1;
-	if (ex != ey)
-		return ex ? -1 : 1;
-	if (x->bm25 != y->bm25)
-		return x->bm25 < y->bm25 ? 1 : -1;
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
 static int cue_ino_cmp(const void *a, const void *b)
@@ -362,18 +349,18 @@ static int cue_ino_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The context: the CUE_CONTEXT episodes that best match the cue's
- * stored words (stop words, and content words whose COUNT is not 0), by
- * the episodic pathway; in CTX, sorted by inode, *N of them. */
+/* The context: the CUE_CONTEXT episodes that episodic recall ranks
+ * first for the cue's stored words (stop words, and the content words
+ * HELD); in CTX, sorted by inode, *N of them. */
 static int cue_context(struct store *st, const struct text_terms *in,
-		       const size_t *count, const struct recall_params *p,
+		       const bool *held, const struct recall_params *p,
 		       struct cue_ctx *ctx, size_t *n)
 {
 	struct text_terms known = { .length = in->length };
 	struct cand_table t = { 0 };
-	struct cand *v;
+	const struct cand *v;
 	bool bounded;
-	size_t m = 0;
+	size_t m;
 	int rc;
 
 	*n = 0;
@@ -381,7 +368,7 @@ static int cue_context(struct store *st, const struct text_terms *in,
 	if (!known.v)
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n; i++)
-		if (count[i] || in->v[i].stop)
+		if (held[i] || in->v[i].stop)
 			known.v[known.n++] = in->v[i];
 	rc = known.n ? episodic_score(st, &known, p, CUE_CONTEXT, &t, &bounded)
 		     : 0;
@@ -390,20 +377,11 @@ static int cue_context(struct store *st, const struct text_terms *in,
 		free(t.v);
 		return rc;
 	}
-	v = malloc(t.n * sizeof(*v));
-	if (!v) {
-		free(t.v);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < t.cap; i++)
-		if (t.v[i].ino)
-			v[m++] = t.v[i];
-	qsort(v, m, sizeof(*v), cue_rank_cmp);
+	v = recall_rank(st, &t, p, CUE_CONTEXT, &m);	/* in t.v */
 	for (; *n < m && *n < CUE_CONTEXT; ++*n)
 		ctx[*n] = (struct cue_ctx){ .ino = v[*n].ino,
 					    .weight = 1.0 / (1.0 + (double)*n) };
 	qsort(ctx, *n, sizeof(*ctx), cue_ino_cmp);
-	free(v);
 	free(t.v);
 	return 0;
 }
@@ -435,17 +413,17 @@ int cue_complete(struct store *st, const char *cue, size_t len,
 {
 	size_t m = in->n ? in->n : 1;
 	struct cue_variant *fix = calloc(m, sizeof(*fix));
-	size_t *count = calloc(m, sizeof(*count));
+	bool *held = calloc(m, sizeof(*held));
 	struct cue_ctx ctx[CUE_CONTEXT];
 	struct text_terms words = { 0 };
 	size_t todo = 0, n = 0;
-	int rc = fix && count ? cue_survey(st, in, count, &todo) : -ENOMEM;
+	int rc = fix && held ? cue_survey(st, in, held, &todo) : -ENOMEM;
 
 	*fixed = 0;
 	/* the context only when a word needs it: most cues have no typo,
 	 * and this is on every blended recall's path */
 	if (!rc && todo)
-		rc = cue_context(st, in, count, p, ctx, &n);
+		rc = cue_context(st, in, held, p, ctx, &n);
 	if (!rc && todo)
 		rc = text_words(cue, len, &words);
 	/* edits are made on the word as written: its stem need not be one
@@ -457,7 +435,7 @@ int cue_complete(struct store *st, const char *cue, size_t len,
 		if (!cue_completable(&words.v[k]))
 			continue;
 		rc = cue_term_of(in, words.v[k].term, &i);
-		if (rc || i == in->n || count[i] || fix[i].term[0] ||
+		if (rc || i == in->n || held[i] || fix[i].term[0] ||
 		    !cue_completable(&in->v[i]))
 			continue;	/* a stored word: as it is */
 		rc = cue_fix(st, words.v[k].term, ctx, n, &fix[i]);
@@ -466,7 +444,7 @@ int cue_complete(struct store *st, const char *cue, size_t len,
 	if (!rc)
 		rc = cue_rebuild(in, fix, out);
 	text_terms_release(&words);
-	free(count);
+	free(held);
 	free(fix);
 	return rc;
 }

@@ -89,7 +89,7 @@ int posting_decode(const unsigned char *p, size_t n, struct posting *out)
 	return 0;
 }
 
-static size_t index_key(unsigned char *key, const char *term, uint64_t ino)
+size_t index_posting_key(unsigned char *key, const char *term, uint64_t ino)
 {
 	size_t n = strlen(term);
 
@@ -103,7 +103,7 @@ static void index_put(rocksdb_writebatch_t *b, struct store *st,
 		      const struct inode_rec *r, const struct text_term *t)
 {
 	unsigned char key[INDEX_TERM_MAX + 16], val[32];
-	size_t klen = index_key(key, t->term, r->a.ino);
+	size_t klen = index_posting_key(key, t->term, r->a.ino);
 
 	pcache_note(t->term, klen - 9);
 	rocksdb_writebatch_put_cf(b, st->cf[CF_POSTINGS], (const char *)key,
@@ -115,7 +115,7 @@ static void index_drop(rocksdb_writebatch_t *b, struct store *st,
 		       const struct inode_rec *r, const struct text_term *t)
 {
 	unsigned char key[INDEX_TERM_MAX + 16];
-	size_t klen = index_key(key, t->term, r->a.ino);
+	size_t klen = index_posting_key(key, t->term, r->a.ino);
 
 	pcache_note(t->term, klen - 9);
 	rocksdb_writebatch_delete_cf(b, st->cf[CF_POSTINGS],

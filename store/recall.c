@@ -288,10 +288,9 @@ static void recall_rehearsed(struct store *st, const struct recall_params *p,
 	free(vals);
 }
 
-/* Compact T into a dense array ranked best first over the first M. */
-static struct cand *recall_rank(struct store *st, struct cand_table *t,
-				const struct recall_params *p, size_t m,
-				size_t *n_out)
+struct cand *recall_rank(struct store *st, struct cand_table *t,
+			 const struct recall_params *p, size_t m,
+			 size_t *n_out)
 {
 	struct cand *v = t->v;
 	size_t n = 0;

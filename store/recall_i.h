@@ -119,6 +119,11 @@ int recency_rank(struct store *st, struct cand_table *t,
 
 /* recall.c helpers semantic.c and recency.c use */
 int recall_cmp(const void *a, const void *b);	/* by final, best first */
+/* Compact T in place (T->v) into a dense array of its *N_OUT candidates,
+ * shaped and ranked best first over the first M. */
+struct cand *recall_rank(struct store *st, struct cand_table *t,
+			 const struct recall_params *p, size_t m,
+			 size_t *n_out);
 double recall_shape(const struct recall_params *p, const struct cand *c,
 		    uint64_t recalls);
 bool recall_visible(struct store *st, const struct store_caller *c,

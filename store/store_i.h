@@ -206,6 +206,10 @@ void pcache_offer(struct pcache *pc, const char *term, size_t tl,
 void pcache_note(const char *term, size_t tl);
 void pcache_written(struct pcache *pc);
 void pcache_stats(struct pcache *pc, struct pcache_stats *out);
+/* The postings key of TERM in episode INO into KEY (INDEX_TERM_MAX + 9
+ * bytes): term, NUL, big-endian inode number.  Its length. */
+size_t index_posting_key(unsigned char *key, const char *term,
+			 uint64_t ino);
 /* Analyse the stored content of R (empty terms if none). */
 int index_terms_of(struct store *st, const struct inode_rec *r,
 		   struct text_terms *t);
