@@ -26,7 +26,6 @@
  *      each newest first.  The score shown is 0.5 for being about the
  *      cue plus 0.5 x confidence / (1 + age in years).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,27 +46,26 @@ static const struct {
 };
 #define RECENCY_WORDS (sizeof(recency_words) / sizeof(*recency_words))
 
-/* Which recency words CUE (LEN bytes) has, as a mask over recency_words:
- * whole words, ASCII letters, any case. */
-static unsigned recency_written(const char *cue, size_t len)
+/* Which recency words CUE (LEN bytes) has as written, as a mask over
+ * recency_words; T is the cue analysed.  The cue is read again, unstemmed
+ * (text_words), only when one of T's terms is a recency stem. */
+static unsigned recency_written(const struct text_terms *t, const char *cue,
+				size_t len)
 {
+	struct text_terms w = { 0 };
 	unsigned found = 0;
-	size_t i = 0;
+	bool stem = false;
 
-	while (i < len) {
-		char w[16];
-		size_t n = 0;
-
-		for (; i < len && !isalpha((unsigned char)cue[i]); i++)
-			;
-		for (; i < len && isalpha((unsigned char)cue[i]); i++)
-			if (n < sizeof(w) - 1)
-				w[n++] = (char)tolower((unsigned char)cue[i]);
-		w[n] = '\0';
-		for (size_t k = 0; n && k < RECENCY_WORDS; k++)
-			if (!strcmp(w, recency_words[k].word))
+	for (size_t i = 0; !stem && i < t->n; i++)
+		for (size_t k = 0; !stem && k < RECENCY_WORDS; k++)
+			stem = !strcmp(t->v[i].term, recency_words[k].stem);
+	if (!stem || text_words(cue, len, &w))
+		return 0;	/* out of memory: ranked as a plain cue */
+	for (size_t i = 0; i < w.n; i++)
+		for (size_t k = 0; k < RECENCY_WORDS; k++)
+			if (!strcmp(w.v[i].term, recency_words[k].word))
 				found |= 1u << k;
-	}
+	text_terms_release(&w);
 	return found;
 }
 
@@ -111,7 +109,7 @@ static void recency_filter(struct text_terms *t, unsigned found,
 
 bool recency_intent(struct text_terms *t, const char *cue, size_t len)
 {
-	unsigned found = recency_written(cue, len);
+	unsigned found = recency_written(t, cue, len);
 	size_t markers = 0, topic = 0, content = 0;
 
 	for (size_t i = 0; found && i < t->n; i++) {
