@@ -35,9 +35,9 @@
  * (~2 us) and looked up (one prefix seek) once, one bounded episodic run
  * for the context, and one seek per stored variant and context episode
  * (at most CUE_VARIANTS x CUE_CONTEXT); a cue without an unknown word
- * costs one seek per content word.  Rejected: a trigram or BK-tree of the vocabulary (a second
- * index to maintain on every commit, for a cue-time saving of a few
- * hundred microseconds).
+ * costs one seek per content word.  Rejected: a trigram or BK-tree of
+ * the vocabulary (a second index to maintain on every commit, for a
+ * cue-time saving of a few hundred microseconds).
  */
 #include <errno.h>
 #include <stdlib.h>
