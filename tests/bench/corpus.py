@@ -238,8 +238,10 @@ def write_cues(outdir, n, count, lines, df, rng):
     """The cue files of size N; LINES holds the first N episodes."""
     common = [w for w, _ in df.most_common(COMMON)]
     cues = {"rare": [], "two": [], "four": [], "common": [], "typo": []}
-    trng = random.Random("%d:typo:%d" % (DEFAULT_SEED, n))  # own stream:
-    while len(cues["typo"]) < count:		# the other classes stay as they were
+    # the typo class draws from its own stream, so the other classes'
+    # cues stay what they were before it existed
+    trng = random.Random("%d:typo:%d" % (DEFAULT_SEED, n))
+    while len(cues["typo"]) < count:
         src = trng.randrange(n)
         pick = typo_cue(lines[src], df, trng)
         if pick:
